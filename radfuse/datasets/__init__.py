@@ -1,0 +1,24 @@
+"""Built-in data: synthetic phantom image cohorts, synthetic multi-modal feature tables with
+controlled missingness, and a bundled public table. Nothing here downloads anything."""
+
+from radfuse.datasets.tables import (
+    load_breast_cancer_views,
+    make_multimodal_classification,
+    simulate_missing_modalities,
+)
+
+__all__ = [
+    "load_breast_cancer_views",
+    "make_multimodal_classification",
+    "make_phantom_cohort",
+    "simulate_missing_modalities",
+]
+
+
+def __getattr__(name):
+    # The phantom generator needs SimpleITK; import it only when asked for.
+    if name == "make_phantom_cohort":
+        from radfuse.datasets.phantom import make_phantom_cohort
+
+        return make_phantom_cohort
+    raise AttributeError(f"module 'radfuse.datasets' has no attribute {name!r}")
