@@ -9,6 +9,29 @@ from __future__ import annotations
 
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     # -- selection / oversampling (issue 4) --
+    **{
+        name: {
+            "check_estimators_pickle": (
+                "The check scatters NaN into single cells of X. In radfuse a NaN marks a missing "
+                "modality only as a whole block; NaN inside a present block is a bad value and "
+                "fit raises a ValueError naming the row and modality (BlockChecker(impute=...) "
+                "passes this check)."
+            ),
+        }
+        for name in ("ModalityWiseSelector", "BlockChecker")
+    },
+    "PatternAwareSMOTE": {
+        "check_estimators_pickle": (
+            "The check scatters NaN into single cells of X. In radfuse a NaN marks a missing "
+            "modality only as a whole block; NaN inside a present block is a bad value and "
+            "fit_resample raises a ValueError naming the row and modality."
+        ),
+        "check_samplers_pandas_sparse": (
+            "imbalanced-learn check: sparse input is not supported, because a missing modality "
+            "is a block of NaN, which a sparse matrix cannot tell from stored zeros; a clear "
+            "TypeError asks for dense data."
+        ),
+    },
     # -- torch estimators (issue 5) --
     # -- GMENet (issue 6) --
 }
