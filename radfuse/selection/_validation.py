@@ -72,7 +72,7 @@ def check_classification_y(y, context: str) -> np.ndarray:
 def check_classes_present(y, present: np.ndarray, modality: str, classes, context: str) -> None:
     """Raise when every row of some class lacks ``modality`` (nothing to contrast it with)."""
     have = set(np.unique(np.asarray(y)[present]).tolist())
-    lacking = [c for c in classes if c not in have]
+    lacking = [c for c in np.asarray(classes).tolist() if c not in have]
     if lacking:
         raise ValueError(
             f"{context}: every row of class {lacking[0]!r} lacks modality {modality!r} (its block "

@@ -20,6 +20,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectFromModel, SelectorMixin, f_classif
 from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -30,6 +31,7 @@ __all__ = [
     "MRMRSelector",
     "UnivariateSelector",
     "anova_scores",
+    "l1_importance",
     "l1_selector",
     "mann_whitney_scores",
     "nan_correlation",
@@ -472,16 +474,25 @@ class MRMRSelector(_NaNSelector):
 
 
 # -- L1 ------------------------------------------------------------------------------------------------
+def l1_importance(estimator) -> np.ndarray:
+    """Sum of absolute coefficients over the one-vs-rest models of :func:`l1_selector`."""
+    # a class absent from a training set gets a constant predictor without coefficients
+    zero = np.zeros(estimator.n_features_in_)
+    coefs = [np.abs(getattr(e, "coef_", zero)).ravel() for e in estimator.estimators_]
+    return np.sum(coefs, axis=0)
+
+
 def l1_selector(C=0.1, *, max_features=None, threshold=1e-5, random_state=None):
     """An L1-penalised logistic regression selector (LASSO-style), as radiomics papers use.
 
-    Returns :class:`sklearn.feature_selection.SelectFromModel` around
-    ``LogisticRegression(l1_ratio=1.0, solver="liblinear", C=C)``: columns with a non-zero
-    coefficient are kept (at most ``max_features``, by absolute coefficient). It does not accept
-    NaN itself; use it per modality block through ``ModalityWiseSelector(l1_selector())``,
-    which fits it on the rows where the block is present and keeps at least one column per
-    block (the largest absolute coefficient, or the best ANOVA F when all are zero). Scale the
-    features first (the penalty is scale-dependent).
+    Returns :class:`sklearn.feature_selection.SelectFromModel` around a one-vs-rest
+    ``LogisticRegression(l1_ratio=1.0, solver="liblinear", C=C)`` (liblinear is fast for L1 but
+    binary only; one-vs-rest extends it to several classes, one model for two): columns with a
+    non-zero coefficient in any model are kept (at most ``max_features``, by summed absolute
+    coefficient, :func:`l1_importance`). It does not accept NaN itself; use it per modality
+    block through ``ModalityWiseSelector(l1_selector())``, which fits it on the rows where the
+    block is present and keeps at least one column per block (the best ANOVA F when every
+    coefficient is zero). Scale the features first: the penalty is scale-dependent.
 
     Parameters
     ----------
@@ -490,10 +501,15 @@ def l1_selector(C=0.1, *, max_features=None, threshold=1e-5, random_state=None):
     max_features : int, optional
         Upper bound on kept columns (``ModalityWiseSelector(k=...)`` sets it per block).
     threshold : float, default=1e-5
-        Absolute coefficient below which a column counts as dropped.
+        Summed absolute coefficient below which a column counts as dropped.
     random_state : int, RandomState or None
     """
     model = LogisticRegression(
         l1_ratio=1.0, solver="liblinear", C=C, random_state=random_state, max_iter=1000
     )
-    return SelectFromModel(model, threshold=threshold, max_features=max_features)
+    return SelectFromModel(
+        OneVsRestClassifier(model),
+        threshold=threshold,
+        max_features=max_features,
+        importance_getter=l1_importance,
+    )

@@ -60,6 +60,10 @@ class ModalityWiseSelector(SelectorMixin, BaseEstimator):
           selector's own setting).
 
         ``k`` larger than a block is an error unless ``clip_k=True``.
+
+        Inside a scikit-learn ``Pipeline``, call ``pipe.set_output(transform="pandas")`` so the
+        ``"<MODALITY>__"`` column names (hence the blocks) reach this step; a NumPy array
+        without names is a single block.
     modalities : None, list of str or mapping, default=None
         The blocks (see :meth:`radfuse.modality.ModalityLayout.resolve`): ``None`` infers them
         from the ``"<MODALITY>__"`` column prefixes (a plain array is one block).
@@ -196,9 +200,16 @@ class ModalityWiseSelector(SelectorMixin, BaseEstimator):
         if isinstance(k, Mapping):
             unknown = [m for m in k if m not in layout.names]
             if unknown:
+                hint = ""
+                if getattr(self, "feature_names_in_", None) is None:
+                    hint = (
+                        " X came without column names, so it is one block; inside a Pipeline, "
+                        "call pipe.set_output(transform='pandas') so that the '<MODALITY>__' "
+                        "names reach this step."
+                    )
                 raise ValueError(
                     f"{type(self).__name__}: k names modalities {unknown} that are not in X; "
-                    f"X has {list(layout.names)}."
+                    f"X has {list(layout.names)}.{hint}"
                 )
             return dict(k)
         return {m: k for m in layout.names}
