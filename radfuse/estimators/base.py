@@ -233,8 +233,10 @@ class FitContext:
 
 
 def _row_labels(X):
-    index = getattr(X, "index", None)
-    return list(index) if index is not None else None
+    # A DataFrame's index (patient ids) for messages; numpy arrays have an unrelated .index.
+    if hasattr(X, "iloc") and hasattr(X, "index"):
+        return list(X.index)
+    return None
 
 
 class TorchEstimatorBase(BaseEstimator):
