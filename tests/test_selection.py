@@ -38,7 +38,7 @@ def views_missing(views):
     return simulate_missing_modalities(X, rate=0.3, random_state=0), y
 
 
-# -- scores and correlations ----------------------------------------------------------------------
+# -- scores and correlations -------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["pearson", "spearman"])
 def test_nan_correlation_matches_pandas_pairwise_complete(views_missing, method):
     X, _ = views_missing
@@ -94,7 +94,7 @@ def test_mann_whitney_scores_three_classes_are_kruskal():
     np.testing.assert_allclose(p, ref.pvalue)
 
 
-# -- filters ---------------------------------------------------------------------------------------
+# -- filters -----------------------------------------------------------------------------------
 def _pair_table(seed=0, n=120):
     rng = np.random.RandomState(seed)
     y = rng.randint(0, 2, n)
@@ -198,7 +198,7 @@ def test_filters_errors(views):
         CorrelationFilter(keep="relevance").fit(X)
 
 
-# -- ModalityWiseSelector ---------------------------------------------------------------------------
+# -- ModalityWiseSelector ----------------------------------------------------------------------
 def test_modality_wise_fits_each_block_on_present_rows(views_missing):
     X, y = views_missing
     sel = ModalityWiseSelector(SelectKBest(f_classif), k=2).fit(X, y)
@@ -238,7 +238,7 @@ def test_modality_wise_k_too_large_and_clip(views):
     X, y = views
     with pytest.raises(ValueError, match=r"k=12 is larger than modality 'MEAN', which has 10"):
         ModalityWiseSelector(UnivariateSelector(), k=12).fit(X, y)
-    with pytest.raises(ValueError, match="modality 'MEAN'.*k=11 is larger than n_features=10"):
+    with pytest.raises(ValueError, match=r"modality 'MEAN'.*k=11 is larger than n_features=10"):
         ModalityWiseSelector(UnivariateSelector(k=11)).fit(X, y)
     sel = ModalityWiseSelector(UnivariateSelector(k=11), clip_k=True).fit(X, y)
     assert sel.n_selected_ == {"MEAN": 10, "SE": 10, "WORST": 10}
@@ -286,7 +286,7 @@ def test_modality_wise_bad_input(views, views_missing):
         ModalityWiseSelector().fit(gone, y)
     # ... which an unsupervised selector does not care about
     ModalityWiseSelector(VarianceThreshold()).fit(gone, y)
-    with pytest.raises(ValueError, match="single class.*StratifiedKFold"):
+    with pytest.raises(ValueError, match=r"single class.*StratifiedKFold"):
         ModalityWiseSelector().fit(X, np.ones(len(X), dtype=int))
     allgone = X.copy()
     allgone.loc[:, allgone.columns.str.startswith("WORST__")] = np.nan

@@ -38,7 +38,7 @@ def missing_table():
     return simulate_missing_modalities(X, rate=0.3, random_state=1), y
 
 
-# -- equality with BorderlineSMOTE on complete data ---------------------------------------------
+# -- equality with BorderlineSMOTE on complete data --------------------------------------------
 @pytest.mark.parametrize(
     "params",
     [
@@ -68,7 +68,7 @@ def test_equals_borderline_smote_multiclass_arrays():
         np.testing.assert_array_equal(ours[1], ref[1])
 
 
-# -- missing blocks ---------------------------------------------------------------------------------
+# -- missing blocks ----------------------------------------------------------------------------
 def _block_nan_pattern(X, layout):
     """Per row and block: 'present', 'absent' or 'partial'."""
     A = np.asarray(X, dtype=float)
@@ -163,7 +163,7 @@ def test_synthetic_rows_are_one_interpolation_across_modalities(missing_table):
         assert found, "synthetic row is not on a segment between two same-pattern rows"
 
 
-# -- fallbacks --------------------------------------------------------------------------------------
+# -- fallbacks ---------------------------------------------------------------------------------
 def _tiny_groups_table():
     """A complete majority, and minority rows spread over patterns, some tiny."""
     rng = np.random.RandomState(0)
@@ -225,7 +225,7 @@ def test_row_without_any_modality_is_copied():
     assert not np.isnan(X_res[:45]).any() and not np.isnan(X_res[50:63]).any()
 
 
-# -- errors and integration -------------------------------------------------------------------------
+# -- errors and integration --------------------------------------------------------------------
 def test_bad_input_errors(missing_table):
     X, y = missing_table
     bad = X.copy()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from typing import ClassVar
 
 import numpy as np
 from scipy import stats
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-# -- column groups by NaN pattern ---------------------------------------------------------------
+# -- column groups by NaN pattern --------------------------------------------------------------
 def _column_groups(A: np.ndarray):
     """Yield ``(columns, rows)``: columns sharing the same present rows, and those rows."""
     nan = np.isnan(A)
@@ -57,7 +58,7 @@ def _as_float_array(X) -> np.ndarray:
     return A
 
 
-# -- univariate scores ---------------------------------------------------------------------------
+# -- univariate scores -------------------------------------------------------------------------
 def anova_scores(X, y):
     """ANOVA F statistic of each column against the class label, ignoring NaN.
 
@@ -148,7 +149,7 @@ def mann_whitney_scores(X, y):
 _SCORERS = {"anova": anova_scores, "mannwhitney": mann_whitney_scores}
 
 
-# -- correlations ----------------------------------------------------------------------------------
+# -- correlations ------------------------------------------------------------------------------
 def _standardise(B: np.ndarray) -> np.ndarray:
     B = B - B.mean(axis=0)
     norm = np.sqrt((B * B).sum(axis=0))
@@ -198,7 +199,7 @@ def nan_correlation(X, Y=None, *, method="pearson", min_periods=3):
     return np.clip(R, -1.0, 1.0)
 
 
-# -- shared base -----------------------------------------------------------------------------------
+# -- shared base -------------------------------------------------------------------------------
 class _NaNSelector(SelectorMixin, BaseEstimator):
     """Base: validation that lets NaN (missing blocks) through and rejects infinity."""
 
@@ -259,7 +260,7 @@ class _NaNSelector(SelectorMixin, BaseEstimator):
         return tags
 
 
-# -- univariate ------------------------------------------------------------------------------------
+# -- univariate --------------------------------------------------------------------------------
 class UnivariateSelector(_NaNSelector):
     """Keep the ``k`` columns with the strongest univariate association with the label.
 
@@ -283,7 +284,7 @@ class UnivariateSelector(_NaNSelector):
     n_features_in_, feature_names_in_
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "test": [StrOptions({"mannwhitney", "anova"})],
         "k": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"all"})],
     }
@@ -304,7 +305,7 @@ class UnivariateSelector(_NaNSelector):
         return self
 
 
-# -- correlation filter ------------------------------------------------------------------------------
+# -- correlation filter ------------------------------------------------------------------------
 class CorrelationFilter(_NaNSelector):
     """Drop one column of every highly correlated pair.
 
@@ -337,7 +338,7 @@ class CorrelationFilter(_NaNSelector):
         Relevance scores used for the order (``keep="relevance"``).
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "threshold": [Interval(numbers.Real, 0, 1, closed="both")],
         "method": [StrOptions({"pearson", "spearman"})],
         "keep": [StrOptions({"relevance", "first"})],
@@ -392,7 +393,7 @@ class CorrelationFilter(_NaNSelector):
         return tags
 
 
-# -- mRMR --------------------------------------------------------------------------------------------
+# -- mRMR --------------------------------------------------------------------------------------
 class MRMRSelector(_NaNSelector):
     """Minimum-redundancy maximum-relevance selection of ``k`` columns.
 
@@ -423,7 +424,7 @@ class MRMRSelector(_NaNSelector):
     support_ : ndarray of bool
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "k": [Interval(numbers.Integral, 1, None, closed="left")],
         "relevance": [StrOptions({"anova", "mannwhitney"})],
         "redundancy": [StrOptions({"pearson", "spearman"})],
@@ -454,9 +455,7 @@ class MRMRSelector(_NaNSelector):
         available = np.ones(p, dtype=bool)
         available[chosen[0]] = False
         while len(chosen) < k:
-            c = np.abs(
-                nan_correlation(A, A[:, [chosen[-1]]], method=self.redundancy)[:, 0]
-            )
+            c = np.abs(nan_correlation(A, A[:, [chosen[-1]]], method=self.redundancy)[:, 0])
             red_sum += np.nan_to_num(c, nan=0.0)
             red = red_sum / len(chosen)
             if self.scheme == "quotient":
@@ -473,7 +472,7 @@ class MRMRSelector(_NaNSelector):
         return self
 
 
-# -- L1 ------------------------------------------------------------------------------------------------
+# -- L1 ----------------------------------------------------------------------------------------
 def l1_importance(estimator) -> np.ndarray:
     """Sum of absolute coefficients over the one-vs-rest models of :func:`l1_selector`."""
     # a class absent from a training set gets a constant predictor without coefficients

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -100,7 +101,7 @@ class ModalityWiseSelector(SelectorMixin, BaseEstimator):
     {'MEAN': 3, 'SE': 1, 'WORST': 2}
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "selector": [HasMethods(["fit", "get_support"]), None],
         "k": [
             Interval(numbers.Integral, 1, None, closed="left"),

@@ -171,7 +171,10 @@ def make_radiomics_pipeline(
         "smote": sampler,
     }
     steps = [
-        (name, _step(given[name], defaults[name], wrap=name in ("variance", "correlation", "select")))
+        (
+            name,
+            _step(given[name], defaults[name], wrap=name in ("variance", "correlation", "select")),
+        )
         for name in ("check", "scale", "variance", "correlation", "select", "smote")
     ]
     steps += [("impute", impute_step), ("estimator", clone(estimator))]

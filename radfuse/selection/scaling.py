@@ -9,6 +9,7 @@ value; :class:`BlockChecker` does that before anything is fitted.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -50,7 +51,7 @@ class BlockChecker(TransformerMixin, BaseEstimator):
     n_features_in_, feature_names_in_
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "impute": [StrOptions({"median", "mean"}), None],
         "modalities": [list, tuple, dict, str, None],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from typing import ClassVar
 
 import numpy as np
 from imblearn.over_sampling import SMOTE, BorderlineSMOTE, RandomOverSampler
@@ -124,7 +125,7 @@ class PatternAwareSMOTE(BaseOverSampler):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseOverSampler._parameter_constraints,
         "k_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
         "m_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -204,8 +205,13 @@ class PatternAwareSMOTE(BaseOverSampler):
                 new_X.append(full)
                 new_y.append(np.full(Xs.shape[0], cls, dtype=y.dtype))
                 self.groups_.append(
-                    {"pattern": self.patterns_[g], "class": cls, "n_rows": counts[g],
-                     "n_group": len(rows), **info}
+                    {
+                        "pattern": self.patterns_[g],
+                        "class": cls,
+                        "n_rows": counts[g],
+                        "n_group": len(rows),
+                        **info,
+                    }
                 )
         if not new_X:
             return X.copy(), y.copy()
