@@ -295,9 +295,10 @@ class CGGM(nn.Module):
             return zero, {"mse": z, "kl": z, "cycle": z}
         sw = torch.ones(B, device=feats.device) if sample_weight is None else sample_weight
         sw = sw.to(feats.dtype)
-        target = torch.randint(0, M, (B,), generator=generator, device="cpu").to(feats.device)
+        dev = generator.device if generator is not None else feats.device
+        target = torch.randint(0, M, (B,), generator=generator, device=dev).to(feats.device)
         # The cycle source: a random modality other than the target.
-        shift = torch.randint(1, M, (B,), generator=generator, device="cpu").to(feats.device)
+        shift = torch.randint(1, M, (B,), generator=generator, device=dev).to(feats.device)
         source = (target + shift) % M
         mse = feats.new_zeros(())
         kl = feats.new_zeros(())
@@ -505,14 +506,25 @@ class GMENet(nn.Module):
         zeros = torch.zeros_like(feats)
         return feats, zeros, zeros
 
-    def forward(self, blocks: Sequence[torch.Tensor], present: torch.Tensor) -> dict:
+    def split_blocks(self, x) -> list[torch.Tensor]:
+        """The per-modality blocks of ``x``: a block-ordered ``(B, sum(block_sizes))`` tensor."""
+        if isinstance(x, torch.Tensor):
+            if x.shape[-1] != sum(self.block_sizes):
+                raise ValueError(
+                    f"x has {x.shape[-1]} columns, expected {sum(self.block_sizes)} "
+                    f"(blocks of {self.block_sizes})."
+                )
+            return list(torch.split(x, self.block_sizes, dim=-1))
+        return list(x)
+
+    def forward(self, x, present: torch.Tensor) -> dict:
         """Run the network.
 
         Parameters
         ----------
-        blocks : sequence of Tensor (B, n_features_m)
-            One tensor per modality; rows where the modality is absent may hold anything
-            finite (zeros, typically).
+        x : Tensor (B, sum(block_sizes)) or sequence of Tensor (B, n_features_m)
+            Features in block order (or one tensor per modality); rows where a modality is
+            absent may hold anything finite (zeros, typically): they are never used.
         present : Tensor (B, M) of bool
 
         Returns
@@ -521,7 +533,7 @@ class GMENet(nn.Module):
             ``logits`` (list of (B, n_classes_t)), ``features`` (stem features), ``completed``,
             ``generated``, ``gates`` and ``router`` (B, M).
         """
-        feats = self.encode(blocks, present)
+        feats = self.encode(self.split_blocks(x), present)
         completed, generated, gates = self.complete(feats, present)
         fused, router = self.fusion(completed, present)
         logits = [head(fused) for head in self.heads]
@@ -541,18 +553,31 @@ class GMENet(nn.Module):
         self,
         logits: Sequence[torch.Tensor],
         targets: torch.Tensor,
-        sample_weight: torch.Tensor | None = None,
-        task_weights: Sequence[float] | None = None,
+        weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Sum over tasks of the Balanced Softmax loss; labels < 0 are missing and masked."""
+        """Sum over tasks of the Balanced Softmax loss; labels < 0 are missing and masked.
+
+        Parameters
+        ----------
+        logits : list of Tensor (B, n_classes_t)
+        targets : Tensor (B,) or (B, t) of int
+        weight : Tensor (B,) or (B, t), optional
+            Row weights per task, 0 where the label is masked, normalised to mean 1 over the
+            labelled training rows (the estimator base's convention): each task's term is then
+            ``mean(ce * weight)`` over the batch. Without weights each task's term is the mean
+            over its labelled rows.
+        """
         if targets.ndim == 1:
             targets = targets.unsqueeze(1)
-        total = logits[0].new_zeros(()) + sum(lg.sum() * 0.0 for lg in logits)
+        if weight is not None and weight.ndim == 1:
+            weight = weight.unsqueeze(1)
+        total = logits[0].new_zeros((), dtype=torch.float32)
         for t, lg in enumerate(logits):
-            w = 1.0 if task_weights is None else float(task_weights[t])
-            total = total + w * balanced_softmax_loss(
-                lg, targets[:, t], self.log_prior(t), sample_weight
-            )
+            if weight is None:
+                total = total + balanced_softmax_loss(lg, targets[:, t], self.log_prior(t))
+            else:
+                ce = balanced_softmax_loss(lg, targets[:, t], self.log_prior(t), reduction="none")
+                total = total + (ce * weight[:, t].float()).mean()
         return total
 
 
@@ -561,6 +586,7 @@ def balanced_softmax_loss(
     target: torch.Tensor,
     log_prior: torch.Tensor,
     sample_weight: torch.Tensor | None = None,
+    reduction: str = "mean",
 ) -> torch.Tensor:
     """Balanced Softmax cross-entropy (Ren et al., 2020) with missing-label masking.
 
@@ -576,16 +602,21 @@ def balanced_softmax_loss(
     log_prior : Tensor (C,)
         Log class frequencies of this task's labelled training rows.
     sample_weight : Tensor (B,), optional
+    reduction : {"mean", "none"}
+        ``"mean"``: weighted mean over the labelled rows (0 when none is labelled);
+        ``"none"``: the per-row losses, 0 for unlabelled rows (``sample_weight`` not applied).
 
     Returns
     -------
     Tensor
-        Weighted mean over the labelled rows (0 when none is labelled).
     """
     target = target.long()
     keep = target >= 0
-    w = torch.ones_like(target, dtype=logits.dtype) if sample_weight is None else sample_weight
-    w = w.to(logits.dtype) * keep.to(logits.dtype)
     adj = logits.float() + log_prior.to(logits.device, torch.float32)
-    ce = F.cross_entropy(adj, target.clamp_min(0), reduction="none")
-    return (ce * w.float()).sum() / w.float().sum().clamp_min(1e-12)
+    ce = F.cross_entropy(adj, target.clamp_min(0), reduction="none") * keep.float()
+    if reduction == "none":
+        return ce
+    if reduction != "mean":
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
+    w = keep.float() if sample_weight is None else sample_weight.float() * keep.float()
+    return (ce * w).sum() / w.sum().clamp_min(1e-12)
