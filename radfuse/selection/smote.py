@@ -118,7 +118,7 @@ class PatternAwareSMOTE(BaseOverSampler):
     Examples
     --------
     >>> from radfuse.datasets import make_multimodal_classification, simulate_missing_modalities
-    >>> X, y = make_multimodal_classification(n_samples=200, weights=[0.7], random_state=0)
+    >>> X, y = make_multimodal_classification(n_samples=200, weights=[0.3, 0.7], random_state=0)
     >>> X = simulate_missing_modalities(X, rate=0.3, random_state=0)
     >>> X_res, y_res = PatternAwareSMOTE(random_state=0).fit_resample(X, y)
     >>> int((y_res == 0).sum()) == int((y_res == 1).sum())
