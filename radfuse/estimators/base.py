@@ -720,7 +720,8 @@ class TorchClassifierBase(ClassifierMixin, TorchEstimatorBase):
                     f"{type(self).__name__}: after sample_weight and class_weight only one class "
                     "has positive weight; it needs at least 2 classes."
                 )
-            return w / w.mean()
+            # Mean 1 over the rows that take part (zero-weight rows are dropped before training).
+            return w / w[w > 0].mean()
         cws = self.class_weight
         if cws is None or isinstance(cws, str):
             cws = [cws] * self.n_tasks_
@@ -736,7 +737,7 @@ class TorchClassifierBase(ClassifierMixin, TorchEstimatorBase):
             w[lab, j] = sw[lab] * cw[rows.y[lab, j]]
             if w[:, j].sum() <= 0:
                 raise ValueError(f"task {j} has no labelled row with positive weight.")
-            w[:, j] /= w[lab, j].mean()
+            w[:, j] /= w[w[:, j] > 0, j].mean()
         return w
 
     @staticmethod
@@ -758,8 +759,9 @@ class TorchClassifierBase(ClassifierMixin, TorchEstimatorBase):
 
     def _fit_rows(self, rows, weights):
         # Zero-weight rows contribute nothing to the loss; leaving them out keeps mini-batches
-        # (and so the fit) the same as if they were not passed.
-        keep = weights > 0 if weights.ndim == 1 else (weights > 0).any(axis=1)
+        # (and so the fit) the same as if they were not passed. Multi-task rows are all kept: a
+        # row without any label can still serve a model's unsupervised loss terms.
+        keep = weights > 0 if weights.ndim == 1 else np.ones(len(weights), dtype=bool)
         if not keep.all():
             rows, weights = rows.take(keep), weights[keep]
         super()._fit_rows(rows, weights)
