@@ -1,0 +1,385 @@
+"""Datasets of a benchmark: load or build each one into a feature table, labels and groups.
+
+Every dataset ends up as a :class:`BenchData`: a wide feature table in the radfuse convention
+(index ``patient_id``, columns ``"<MODALITY>__<feature>"``, a NaN block = a missing modality), the
+labels, optional groups (centres) and a record of what was done to get there (extraction time,
+failed cases, columns dropped for bad values), so nothing is silently lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from radfuse.benchmark.config import ConfigError, DatasetConfig
+from radfuse.modality import ModalityLayout
+
+__all__ = ["BenchData", "load_dataset", "make_multicentre_table"]
+
+
+@dataclass
+class BenchData:
+    """One prepared dataset.
+
+    Attributes
+    ----------
+    name : str
+    X : DataFrame
+        Feature table (index ``patient_id``).
+    y : ndarray
+        Labels, aligned with ``X``.
+    groups : ndarray or None
+        Group (centre) of each row.
+    modalities : list of str
+        Modality blocks of ``X`` in column order.
+    info : dict
+        Provenance: source, sizes, class counts, missing blocks per modality, seconds spent,
+        extraction errors and dropped columns.
+    """
+
+    name: str
+    X: pd.DataFrame
+    y: np.ndarray
+    groups: np.ndarray | None
+    modalities: list[str]
+    info: dict = field(default_factory=dict)
+
+    @property
+    def layout(self) -> ModalityLayout:
+        return ModalityLayout.from_feature_names(self.X.columns, require_blocks=True)
+
+    def fingerprint(self) -> str:
+        """A hash of the table, labels and groups (a changed dataset invalidates stored tasks)."""
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(self.X.to_numpy(dtype=float)).tobytes())
+        h.update("|".join(map(str, self.X.columns)).encode())
+        h.update("|".join(map(str, self.X.index)).encode())
+        h.update(np.asarray(self.y).astype(str).tobytes())
+        if self.groups is not None:
+            h.update(np.asarray(self.groups).astype(str).tobytes())
+        return h.hexdigest()[:16]
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+# -- synthetic multi-centre table ---------------------------------------------------------------
+def make_multicentre_table(
+    n_centres: int = 5,
+    n_per_centre: int | Sequence[int] = 120,
+    modalities: Mapping[str, int] | None = None,
+    *,
+    centre_shift: float = 0.5,
+    missing_centres: Mapping[str, float] | None = None,
+    weights: Sequence[float] | None = None,
+    class_sep: float = 1.0,
+    shared_fraction: float = 0.5,
+    n_informative: int = 8,
+    random_state=None,
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """A synthetic multi-centre feature table with a scanner shift per centre and missing sequences.
+
+    Patients come from :func:`radfuse.datasets.make_multimodal_classification` and are assigned to
+    centres ``C1 .. Cn``. Each centre applies its own acquisition shift to every feature (an
+    additive offset and a multiplicative gain, drawn per centre and feature, of scale
+    ``centre_shift`` feature standard deviations), as different scanners and protocols do. In the
+    centres listed in ``missing_centres`` whole sequences are blanked at the given rate
+    (:func:`radfuse.datasets.simulate_missing_modalities`, never all of a patient's sequences).
+
+    Parameters
+    ----------
+    n_centres : int, default=5
+    n_per_centre : int or sequence of int, default=120
+        Patients per centre.
+    modalities : mapping of str to int, default={"T1WI": 32, "FLAIR": 32, "DWI": 32}
+    centre_shift : float, default=0.5
+        Scale of the per-centre offset (in feature standard deviations) and of the log-gain.
+    missing_centres : mapping of str to float, optional
+        ``{"C2": 0.5, ...}``: the rate at which each sequence is missing in that centre.
+    weights, class_sep, shared_fraction, n_informative
+        Passed to ``make_multimodal_classification``.
+    random_state : int or None
+
+    Returns
+    -------
+    X : DataFrame
+        Features, index ``patient_id``.
+    y : Series
+        Labels (name ``label``).
+    group : Series
+        Centre of each patient (name ``group``).
+    """
+    from radfuse.datasets import make_multimodal_classification, simulate_missing_modalities
+
+    rng = np.random.default_rng(random_state)
+    sizes = (
+        [int(n_per_centre)] * n_centres
+        if np.ndim(n_per_centre) == 0
+        else [int(n) for n in n_per_centre]
+    )
+    if len(sizes) != n_centres:
+        raise ValueError(f"n_per_centre has {len(sizes)} entries for n_centres={n_centres}.")
+    centres = [f"C{i + 1}" for i in range(n_centres)]
+    unknown = sorted(set(missing_centres or {}) - set(centres))
+    if unknown:
+        raise ValueError(f"missing_centres names unknown centres {unknown}; centres are {centres}.")
+    X, y = make_multimodal_classification(
+        n_samples=sum(sizes),
+        modalities=modalities,
+        n_informative=n_informative,
+        shared_fraction=shared_fraction,
+        weights=weights,
+        class_sep=class_sep,
+        random_state=int(rng.integers(2**31 - 1)),
+    )
+    group = pd.Series(np.repeat(centres, sizes), index=X.index, name="group")
+    values = X.to_numpy(dtype=float).copy()
+    std = values.std(axis=0)
+    for c in centres:
+        rows = (group == c).to_numpy()
+        offset = rng.normal(scale=centre_shift, size=values.shape[1]) * std
+        gain = np.exp(rng.normal(scale=centre_shift / 2, size=values.shape[1]))
+        values[rows] = values[rows] * gain + offset
+    X = pd.DataFrame(values, index=X.index, columns=X.columns)
+    for c, rate in (missing_centres or {}).items():
+        rows = (group == c).to_numpy()
+        X.loc[rows] = simulate_missing_modalities(
+            X.loc[rows], rate=float(rate), random_state=int(rng.integers(2**31 - 1))
+        )
+    return X, y, group
+
+
+# -- loaders ------------------------------------------------------------------------------------
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise ConfigError(f"Feature table {path} does not exist.")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        df = pd.read_parquet(path)
+    else:
+        df = pd.read_csv(path)
+    if "patient_id" in df.columns:
+        df = df.set_index("patient_id")
+    elif df.index.name != "patient_id":
+        first = df.columns[0]
+        df = df.set_index(first)
+        df.index.name = "patient_id"
+    return df
+
+
+def _extract(manifest_path: Path, dcfg: DatasetConfig, cache: Path, n_jobs, progress, info):
+    """Extract a manifest's features with a cache so reruns are instant."""
+    from radfuse import extract_cohort, read_manifest
+
+    manifest = read_manifest(manifest_path)
+    if dcfg.label not in manifest.columns:
+        raise ConfigError(
+            f"dataset {dcfg.name!r}: manifest {manifest_path} has no label column "
+            f"{dcfg.label!r} (columns: {list(manifest.columns)}); add it or set 'label:'."
+        )
+    key = _hash(
+        {"manifest": str(manifest_path), "spec": dcfg.spec, "mtime": manifest_path.stat().st_mtime}
+    )
+    table_file = cache / f"features_{dcfg.name}_{key}.parquet"
+    errors_file = cache / f"errors_{dcfg.name}_{key}.csv"
+    t0 = time.perf_counter()
+    if table_file.is_file():
+        features = pd.read_parquet(table_file)
+        errors = pd.read_csv(errors_file) if errors_file.is_file() else pd.DataFrame()
+        info["extraction_cached"] = True
+    else:
+        result = extract_cohort(
+            manifest,
+            spec=dcfg.spec,
+            n_jobs=n_jobs,
+            cache_dir=cache / "extraction",
+            progress=progress,
+        )
+        features, errors = result.features, result.errors
+        cache.mkdir(parents=True, exist_ok=True)
+        features.to_parquet(table_file)
+        if errors is not None and len(errors):
+            errors.to_csv(errors_file, index=False)
+        info["extraction_cached"] = False
+    info["extraction_seconds"] = round(time.perf_counter() - t0, 2)
+    info["spec"] = dcfg.spec
+    if errors is not None and len(errors):
+        info["extraction_errors"] = errors.astype(str).to_dict(orient="records")
+    labels = manifest[dcfg.label]
+    groups = manifest[dcfg.group] if dcfg.group and dcfg.group in manifest.columns else None
+    if dcfg.group and groups is None:
+        raise ConfigError(
+            f"dataset {dcfg.name!r}: manifest {manifest_path} has no group column {dcfg.group!r} "
+            f"(columns: {list(manifest.columns)})."
+        )
+    features = features.reindex(manifest.index)
+    return features, labels, groups
+
+
+def _phantom(dcfg: DatasetConfig, cache: Path, n_jobs, progress, seed, info):
+    from radfuse.datasets import make_phantom_cohort
+
+    params = {"random_state": seed, **dcfg.params}
+    folder = cache / f"phantom_{_hash(params)}"
+    marker = folder / ".radfuse_complete.json"
+    t0 = time.perf_counter()
+    if not marker.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        make_phantom_cohort(folder, progress=progress, overwrite=True, **params)
+        marker.write_text(json.dumps(params, default=str))
+        info["phantom_cached"] = False
+    else:
+        info["phantom_cached"] = True
+    info["phantom_seconds"] = round(time.perf_counter() - t0, 2)
+    info["phantom_folder"] = str(folder)
+    return _extract(folder / "manifest.csv", dcfg, folder, n_jobs, progress, info)
+
+
+def _drop_bad_columns(X: pd.DataFrame, info: dict) -> pd.DataFrame:
+    """Drop columns with NaN inside present blocks, or non-finite values; record them."""
+    layout = ModalityLayout.from_feature_names(X.columns, require_blocks=True)
+    values = X.to_numpy(dtype=float)
+    values = np.where(np.isfinite(values), values, np.nan)
+    present = layout.presence_mask(values)
+    bad = []
+    for k, idx in enumerate(layout.indices):
+        block = values[present[:, k]][:, idx]
+        bad += [X.columns[j] for j, col in zip(idx, block.T) if np.isnan(col).any()]
+    # a column that does not vary cannot inform any model; dropping it keeps scalers quiet
+    constant = [c for c in X.columns if c not in bad and np.nanstd(X[c].to_numpy(float)) == 0]
+    if bad:
+        info["dropped_bad_value_columns"] = bad
+    if constant:
+        info["dropped_constant_columns"] = constant
+    keep = [c for c in X.columns if c not in set(bad) | set(constant)]
+    return pd.DataFrame(values, index=X.index, columns=X.columns)[keep]
+
+
+def load_dataset(
+    dcfg: DatasetConfig,
+    *,
+    cache_dir: Path,
+    seed: int = 0,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> BenchData:
+    """Build one dataset of a benchmark.
+
+    Parameters
+    ----------
+    dcfg : DatasetConfig
+    cache_dir : path
+        Where phantom cohorts, extraction caches and extracted tables are kept.
+    seed : int
+        Benchmark seed (default random state of generators and of missing-block simulation).
+    n_jobs : int
+        Extraction workers when ``dcfg.extract_n_jobs`` is not set.
+    progress : bool
+        Show extraction progress bars.
+
+    Raises
+    ------
+    ConfigError
+        A missing label or group column, unknown modalities, a table without modality blocks.
+    """
+    info: dict = {"kind": dcfg.kind}
+    t0 = time.perf_counter()
+    cache = Path(cache_dir)
+    ext_jobs = dcfg.extract_n_jobs or n_jobs
+    groups = None
+    where = f"dataset {dcfg.name!r}"
+    if dcfg.kind == "breast_cancer_views":
+        from radfuse.datasets import load_breast_cancer_views
+
+        X, y = load_breast_cancer_views(**dcfg.params)
+    elif dcfg.kind == "multimodal":
+        from radfuse.datasets import make_multimodal_classification
+
+        X, y = make_multimodal_classification(**{"random_state": seed, **dcfg.params})
+    elif dcfg.kind == "multicentre":
+        X, y, groups = make_multicentre_table(**{"random_state": seed, **dcfg.params})
+    elif dcfg.kind == "table":
+        df = _read_table(Path(dcfg.path))
+        if dcfg.label not in df.columns:
+            raise ConfigError(
+                f"{where}: table {dcfg.path} has no label column {dcfg.label!r}; its non-feature "
+                f"columns are {[c for c in df.columns if '__' not in str(c)]}. Set 'label:'."
+            )
+        y = df.pop(dcfg.label)
+        if dcfg.group:
+            if dcfg.group not in df.columns:
+                raise ConfigError(
+                    f"{where}: table {dcfg.path} has no group column {dcfg.group!r}; set 'group:' "
+                    "to the centre column or remove it."
+                )
+            groups = df.pop(dcfg.group)
+    elif dcfg.kind == "manifest":
+        X, y, groups = _extract(Path(dcfg.path), dcfg, cache / dcfg.name, ext_jobs, progress, info)
+    elif dcfg.kind == "phantom":
+        X, y, groups = _phantom(dcfg, cache, ext_jobs, progress, seed, info)
+    else:  # pragma: no cover - the config validates kinds
+        raise ConfigError(f"{where}: unknown kind {dcfg.kind!r}.")
+    if dcfg.kind == "table":
+        X = df
+    if groups is not None and dcfg.kind in ("multimodal", "breast_cancer_views"):
+        groups = None
+
+    non_block = [c for c in X.columns if "__" not in str(c)]
+    if non_block:
+        raise ConfigError(
+            f"{where}: columns {non_block[:8]} are not '<MODALITY>__<feature>' feature columns; "
+            "name them so, or drop them (the label is taken from 'label:', the centre from "
+            "'group:')."
+        )
+    X = X.apply(pd.to_numeric, errors="coerce") if X.dtypes.ne(float).any() else X
+    layout = ModalityLayout.from_feature_names(X.columns, require_blocks=True)
+    mods = list(layout.names)
+    if dcfg.modalities is not None:
+        unknown = [m for m in dcfg.modalities if m not in mods]
+        if unknown:
+            raise ConfigError(f"{where}: modalities {unknown} are not in the data; it has {mods}.")
+        X = X[[c for m in dcfg.modalities for c in layout.feature_names_of(m)]]
+        mods = list(dcfg.modalities)
+    if y.isna().any():
+        raise ConfigError(
+            f"{where}: patients {list(y.index[y.isna()][:8])} have no label; remove them or fill "
+            f"the {dcfg.label!r} column."
+        )
+    if dcfg.missing:
+        from radfuse.datasets import simulate_missing_modalities
+
+        X = simulate_missing_modalities(X, **{"random_state": seed, **dcfg.missing})
+    X = _drop_bad_columns(X, info)
+    layout = ModalityLayout.from_feature_names(X.columns, require_blocks=True)
+    present = layout.presence_mask(X.to_numpy(dtype=float))
+    empty = ~present.any(axis=1)
+    if empty.any():
+        info["dropped_rows_without_any_modality"] = [str(p) for p in X.index[empty]]
+        X, y = X[~empty], y[~empty]
+        groups = None if groups is None else groups[~empty]
+        present = present[~empty]
+    y_arr = np.asarray(y)
+    classes, counts = np.unique(y_arr, return_counts=True)
+    if len(classes) < 2:
+        raise ConfigError(f"{where}: the label has a single class {classes.tolist()}.")
+    info.update(
+        n_patients=len(X),
+        n_features=X.shape[1],
+        features_per_modality={m: len(ix) for m, ix in zip(layout.names, layout.indices)},
+        class_counts={str(c): int(n) for c, n in zip(classes, counts)},
+        missing_per_modality={m: int((~present[:, k]).sum()) for k, m in enumerate(layout.names)},
+        seconds=round(time.perf_counter() - t0, 2),
+    )
+    if groups is not None:
+        g = np.asarray(groups).astype(str)
+        info["group_counts"] = dict(zip(*(x.tolist() for x in np.unique(g, return_counts=True))))
+        groups = np.asarray(groups)
+    X.index.name = "patient_id"
+    return BenchData(dcfg.name, X, y_arr, groups, list(layout.names), info)
