@@ -20,17 +20,15 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from radfuse.datasets import load_breast_cancer_views, simulate_missing_modalities
-from radfuse.selection import make_radiomics_pipeline
+from radfuse.selection import make_radiomics_pipeline, selected_counts
 
 STEPS = ("input", "variance", "correlation", "select")
 
 
-def counts_after_steps(pipe, X) -> dict[str, dict[str, int]]:
+def counts_after_steps(pipe) -> dict[str, dict[str, int]]:
     """``{step: {modality: kept features}}`` of a fitted pipeline."""
-    out = {"input": {m: int(X.columns.str.startswith(f"{m}__").sum()) for m in MODALITIES}}
-    for step in STEPS[1:]:
-        out[step] = dict(pipe[step].n_selected_)
-    return out
+    table = selected_counts(pipe).drop(columns="total")
+    return {step: table.loc[step].to_dict() for step in STEPS}
 
 
 def run(X, y, n_splits, seed, k):
@@ -43,12 +41,12 @@ def run(X, y, n_splits, seed, k):
         aucs.append(roc_auc_score(y.iloc[te], pipe.predict_proba(X.iloc[te])[:, 1]))
         groups = pd.DataFrame(pipe["smote"].groups_)
         resampled.append(int(groups["n_synthetic"].sum()) if len(groups) else 0)
-        for step, per_mod in counts_after_steps(pipe, X.iloc[tr]).items():
+        for step, per_mod in counts_after_steps(pipe).items():
             for mod, n in per_mod.items():
                 rows.append({"fold": fold, "step": step, "modality": mod, "n": n})
     seconds = (time.perf_counter() - t0) / n_splits
     full = make_radiomics_pipeline(LogisticRegression(), k=k, random_state=seed).fit(X, y)
-    return pd.DataFrame(rows), counts_after_steps(full, X), aucs, resampled, seconds, full
+    return pd.DataFrame(rows), counts_after_steps(full), aucs, resampled, seconds, full
 
 
 def table(results) -> str:

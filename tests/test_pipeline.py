@@ -25,6 +25,7 @@ from radfuse.selection import (
     PatternAwareSMOTE,
     UnivariateSelector,
     make_radiomics_pipeline,
+    selected_counts,
 )
 
 
@@ -105,6 +106,31 @@ def test_selected_counts_per_step(views):
     corr = pipe["correlation"].n_selected_
     assert all(3 <= v < 10 for v in corr.values())  # size features collapse within each view
     assert pipe["select"].n_selected_ == {m: min(4, corr[m]) for m in corr}
+    table = selected_counts(pipe)
+    assert list(table.index) == ["input", "variance", "correlation", "select"]
+    assert list(table.columns) == ["MEAN", "SE", "WORST", "total"]
+    assert table.loc["input"].tolist() == [10, 10, 10, 30]
+    assert table.loc["correlation", "total"] == sum(corr.values())
+    assert table.loc["select"].tolist()[:3] == [min(4, corr[m]) for m in ("MEAN", "SE", "WORST")]
+
+
+def test_variance_step_drops_numerically_constant_features(views):
+    X, y = views
+    rng = np.random.RandomState(0)
+    Xc = X.assign(
+        **{
+            "SE__flat": 7.0,  # exactly constant
+            "SE__float_noise": 1e6 + 1e-9 * rng.randn(len(X)),  # constant up to rounding
+        }
+    )
+    pipe = make_radiomics_pipeline(LogisticRegression(), k=3, random_state=0).fit(Xc, y)
+    kept = pipe["variance"].get_feature_names_out()
+    assert "SE__flat" not in kept and "SE__float_noise" not in kept
+    assert pipe["variance"].n_selected_ == {"MEAN": 10, "SE": 10, "WORST": 10}
+    # without the default scaler only exact constants are dropped
+    raw = make_radiomics_pipeline(LogisticRegression(), scaler=None, k=3).fit(Xc, y)
+    assert pipe["variance"].selector.threshold == 1e-6 and raw["variance"].selector.threshold == 0
+    assert "SE__flat" not in raw["variance"].get_feature_names_out()
 
 
 def test_missing_modalities_reach_nan_tolerant_estimators(views_missing):

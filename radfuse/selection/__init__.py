@@ -14,7 +14,7 @@ from radfuse.selection.filters import (
     nan_correlation,
 )
 from radfuse.selection.modality_wise import ModalityWiseSelector
-from radfuse.selection.pipeline import STEP_NAMES, make_radiomics_pipeline
+from radfuse.selection.pipeline import STEP_NAMES, make_radiomics_pipeline, selected_counts
 from radfuse.selection.scaling import BlockChecker
 from radfuse.selection.smote import PatternAwareSMOTE, allocate_synthetic
 
@@ -32,4 +32,5 @@ __all__ = [
     "make_radiomics_pipeline",
     "mann_whitney_scores",
     "nan_correlation",
+    "selected_counts",
 ]

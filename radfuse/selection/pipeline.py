@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from imblearn.pipeline import Pipeline
 from sklearn.base import clone
 from sklearn.feature_selection import SelectorMixin, VarianceThreshold
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
+from sklearn.utils.validation import check_is_fitted
 
+from radfuse.selection._validation import layout_of
 from radfuse.selection.filters import CorrelationFilter, MRMRSelector
 from radfuse.selection.modality_wise import ModalityWiseSelector
 from radfuse.selection.scaling import BlockChecker
 from radfuse.selection.smote import PatternAwareSMOTE
 
-__all__ = ["STEP_NAMES", "make_radiomics_pipeline"]
+__all__ = ["STEP_NAMES", "make_radiomics_pipeline", "selected_counts"]
 
 #: Names of the steps of :func:`make_radiomics_pipeline`, in order.
 STEP_NAMES = (
@@ -31,9 +34,13 @@ STEP_NAMES = (
 _DEFAULT = "default"
 
 
+def _is_default(value) -> bool:
+    return isinstance(value, str) and value == _DEFAULT
+
+
 def _step(value, default, wrap: bool):
     """``"default"`` -> default; None -> "passthrough"; a bare selector -> per-block wrapper."""
-    if isinstance(value, str) and value == _DEFAULT:
+    if _is_default(value):
         return default
     if value is None or (isinstance(value, str) and value == "passthrough"):
         return "passthrough"
@@ -75,8 +82,10 @@ def make_radiomics_pipeline(
                               present block (naming patient and modality); renames columns
                               ``<MOD>__<col>`` when ``modalities`` is a mapping
     ``scale``                 ``StandardScaler()`` (NaN-preserving; statistics over present rows)
-    ``variance``              ``ModalityWiseSelector(VarianceThreshold(0.0))``: drops constant
-                              features
+    ``variance``              ``ModalityWiseSelector(VarianceThreshold(1e-6))``: drops constant
+                              features (scaled features have unit variance, so near-constant
+                              ones, e.g. float noise around a constant, go too; threshold 0.0
+                              when ``scaler`` is not the default)
     ``correlation``           ``ModalityWiseSelector(CorrelationFilter(correlation_threshold,
                               "spearman", keep="relevance"))``: within each block, of every pair
                               with ``|rho| > 0.9`` the less relevant (ANOVA F) feature goes
@@ -155,7 +164,12 @@ def make_radiomics_pipeline(
     defaults = {
         "check": BlockChecker(modalities=modalities),
         "scale": StandardScaler(),
-        "variance": ModalityWiseSelector(VarianceThreshold(0.0), clip_k=True),
+        # after standard scaling every non-constant feature has unit variance on the training
+        # rows, so 1e-6 removes exactly the (numerically) constant ones; unscaled, only exact
+        # constants are safe to drop
+        "variance": ModalityWiseSelector(
+            VarianceThreshold(1e-6 if _is_default(scaler) else 0.0), clip_k=True
+        ),
         "correlation": ModalityWiseSelector(
             CorrelationFilter(threshold=correlation_threshold, method="spearman"), clip_k=True
         ),
@@ -180,3 +194,34 @@ def make_radiomics_pipeline(
     steps += [("impute", impute_step), ("estimator", clone(estimator))]
     pipe = Pipeline(steps, memory=memory, verbose=verbose)
     return pipe.set_output(transform="pandas")
+
+
+def selected_counts(pipeline) -> pd.DataFrame:
+    """Features kept per modality after each selection step of a fitted pipeline.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        A fitted pipeline from :func:`make_radiomics_pipeline` (or any pipeline whose
+        selection steps are :class:`ModalityWiseSelector`).
+
+    Returns
+    -------
+    DataFrame
+        One row per step (``"input"``, then every fitted ``ModalityWiseSelector`` step, by
+        name), one column per modality, plus ``"total"``.
+    """
+    rows = {}
+    for name, step in pipeline.steps:
+        if isinstance(step, ModalityWiseSelector):
+            check_is_fitted(step)
+            if not rows:
+                rows["input"] = {
+                    m: len(idx) for m, idx in zip(step.modalities_, layout_of(step).indices)
+                }
+            rows[name] = dict(step.n_selected_)
+    if not rows:
+        raise ValueError("The pipeline has no ModalityWiseSelector step.")
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna(0).astype(int)
+    table["total"] = table.sum(axis=1)
+    return table
