@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from radfuse.datasets import load_breast_cancer_views, simulate_missing_modalities
 from radfuse.selection import (
@@ -25,6 +26,13 @@ from radfuse.selection import (
     mann_whitney_scores,
     nan_correlation,
 )
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # small problems: BLAS/OpenMP threads only add contention on a shared machine
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -292,6 +300,24 @@ def test_modality_wise_bad_input(views, views_missing):
     allgone.loc[:, allgone.columns.str.startswith("WORST__")] = np.nan
     with pytest.raises(ValueError, match="no training row has modality 'WORST'"):
         ModalityWiseSelector().fit(allgone, y)
+
+
+def test_modality_wise_hints_at_lost_column_names(views):
+    X, y = views
+    pipe = make_pipeline(StandardScaler(), ModalityWiseSelector(k={"MEAN": 2}))
+    with pytest.raises(ValueError, match=r"set_output\(transform='pandas'\)"):
+        pipe.fit(X, y)
+    pipe.set_output(transform="pandas").fit(X, y)
+    assert pipe[1].n_selected_ == {"MEAN": 2, "SE": 10, "WORST": 10}
+
+
+def test_l1_selector_is_sparse_l1(views):
+    X, y = views
+    Xs = X.apply(stats.zscore)
+    sel = l1_selector(C=0.05).fit(Xs, y)
+    coef = sel.estimator_.estimators_[0].coef_.ravel()
+    assert 0 < (coef != 0).sum() < 15  # L1 zeroes most coefficients (L2 would zero none)
+    np.testing.assert_array_equal(sel.get_support(), np.abs(coef) > 1e-5)
 
 
 def test_modality_wise_plain_array_and_explicit_mapping():

@@ -11,6 +11,7 @@ from imblearn.over_sampling import BorderlineSMOTE
 from imblearn.pipeline import make_pipeline
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from radfuse.datasets import (
     load_breast_cancer_views,
@@ -19,6 +20,13 @@ from radfuse.datasets import (
 )
 from radfuse.modality import ModalityLayout
 from radfuse.selection import PatternAwareSMOTE, allocate_synthetic
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # small problems: BLAS/OpenMP threads only add contention on a shared machine
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ Use them standalone on a whole table, or per modality block through
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 from typing import ClassVar
@@ -473,6 +474,14 @@ class MRMRSelector(_NaNSelector):
 
 
 # -- L1 ----------------------------------------------------------------------------------------
+# scikit-learn 1.8 deprecated `penalty` in favour of `l1_ratio`; before, l1_ratio alone is ignored
+_L1_PENALTY = (
+    {"l1_ratio": 1.0}
+    if inspect.signature(LogisticRegression).parameters["penalty"].default == "deprecated"
+    else {"penalty": "l1"}
+)
+
+
 def l1_importance(estimator) -> np.ndarray:
     """Sum of absolute coefficients over the one-vs-rest models of :func:`l1_selector`."""
     # a class absent from a training set gets a constant predictor without coefficients
@@ -504,7 +513,7 @@ def l1_selector(C=0.1, *, max_features=None, threshold=1e-5, random_state=None):
     random_state : int, RandomState or None
     """
     model = LogisticRegression(
-        l1_ratio=1.0, solver="liblinear", C=C, random_state=random_state, max_iter=1000
+        **_L1_PENALTY, solver="liblinear", C=C, random_state=random_state, max_iter=1000
     )
     return SelectFromModel(
         OneVsRestClassifier(model),
