@@ -76,6 +76,16 @@ def test_equals_borderline_smote_multiclass_arrays():
         np.testing.assert_array_equal(ours[1], ref[1])
 
 
+def test_equals_borderline_smote_on_integer_features():
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 100, (80, 4))
+    y = np.r_[np.zeros(60, int), np.ones(20, int)]
+    ours = PatternAwareSMOTE(random_state=0).fit_resample(X, y)
+    ref = BorderlineSMOTE(random_state=0).fit_resample(X, y)
+    assert ours[0].dtype == ref[0].dtype == X.dtype
+    np.testing.assert_array_equal(ours[0], ref[0])
+
+
 # -- missing blocks ----------------------------------------------------------------------------
 def _block_nan_pattern(X, layout):
     """Per row and block: 'present', 'absent' or 'partial'."""

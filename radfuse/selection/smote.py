@@ -200,7 +200,9 @@ class PatternAwareSMOTE(BaseOverSampler):
                 Xs, info = self._oversample_group(
                     X[np.ix_(rows, cols)], y[rows], cls, int(quota[g]), seeds[g], other
                 )
-                full = np.full((Xs.shape[0], X.shape[1]), np.nan, dtype=X.dtype)
+                full = np.empty((Xs.shape[0], X.shape[1]), dtype=X.dtype)
+                if len(cols) < X.shape[1]:  # only float tables can lack a modality
+                    full[:] = np.nan
                 full[:, cols] = Xs
                 new_X.append(full)
                 new_y.append(np.full(Xs.shape[0], cls, dtype=y.dtype))
