@@ -258,3 +258,20 @@ def test_frozen_parameters_do_not_move(views):
         assert torch.equal(a, b)
     assert not torch.equal(long.module_.heads[0].weight, short.module_.heads[0].weight)
     assert all(p.requires_grad for p in long.module_.parameters())
+
+
+def test_pickle_of_a_gpu_model_loads_on_cpu(views):
+    """A model whose device_ is CUDA unpickles onto the CPU where no GPU is visible."""
+    import pickle
+
+    X, y = views
+    est = small_mmt().fit(X, y)
+    proba = est.predict_proba(X)
+    est.device_ = torch.device("cuda", 0)  # as if trained on a GPU (weights are on CPU here)
+    state = est.__getstate__()
+    assert state["device_"] == "cuda:0" and est.device_ == torch.device("cuda", 0)
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible; tests/test_cuda.py covers the real round trip")
+    loaded = pickle.loads(pickle.dumps(est))
+    assert loaded.device_ == torch.device("cpu")
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)

@@ -615,7 +615,8 @@ class TorchEstimatorBase(BaseEstimator):
 
     # -- persistence ----------------------------------------------------------------------------
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: object.__getstate__ may return the live __dict__.
+        state = dict(super().__getstate__())
         module = state.get("module_")
         if module is not None and any(
             t.device.type != "cpu" for t in [*module.parameters(), *module.buffers()]
