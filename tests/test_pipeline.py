@@ -162,6 +162,12 @@ def test_mapping_modalities_on_a_plain_array(views):
     assert pipe["select"].n_selected_ == {"T1": 2, "T2": 2, "DWI": 2}
     names = pipe[:-3].get_feature_names_out()
     assert all(n.split("__")[0] in mapping for n in names)
+    imputing = make_radiomics_pipeline(
+        LogisticRegression(), check=BlockChecker(impute="mean"), modalities=mapping
+    )
+    assert imputing["check"].modalities == mapping and imputing["check"].impute == "mean"
+    with pytest.raises(ValueError, match="modalities= is applied by the 'check' step"):
+        make_radiomics_pipeline(LogisticRegression(), check=None, modalities=mapping)
 
 
 # -- scikit-learn tooling ----------------------------------------------------------------------

@@ -161,6 +161,16 @@ def make_radiomics_pipeline(
     else:
         impute_step = _step(impute, None, wrap=False)
 
+    if modalities is not None and not _is_default(check):
+        # the check step is where the blocks get their names; later steps read the names
+        if isinstance(check, BlockChecker) and check.modalities is None:
+            check = clone(check).set_params(modalities=modalities)
+        elif not (isinstance(check, BlockChecker) and check.modalities == modalities):
+            raise ValueError(
+                "modalities= is applied by the 'check' step (a BlockChecker names the blocks "
+                "for every later step); with check=None or another object, name the columns "
+                "'<MODALITY>__<feature>' yourself and leave modalities=None."
+            )
     defaults = {
         "check": BlockChecker(modalities=modalities),
         "scale": StandardScaler(),
