@@ -1,0 +1,113 @@
+"""On-disk cache of per-case extraction results.
+
+One JSON file per (image, mask, spec) in the cache folder. Its name is a SHA-256 over
+
+* the content hashes (BLAKE2b) of the image and mask files,
+* the mask label and the resample-mask option,
+* the spec's *resolved* settings (PyRadiomics' defaults applied), and
+* the PyRadiomics version and the cache format,
+
+so renaming or moving files keeps the cache valid, while any changed byte, setting or version
+gives new keys (stale values are never served). Files are written to a temporary name in the
+same folder and moved into place with :func:`os.replace`, so a killed run leaves either a
+complete entry or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["CACHE_FORMAT", "FeatureCache", "file_digest"]
+
+#: Bump when the stored content or its meaning changes.
+CACHE_FORMAT = 1
+
+
+def file_digest(path) -> str:
+    """BLAKE2b hex digest of a file's bytes."""
+    h = hashlib.blake2b(digest_size=20)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _pyradiomics_version() -> str:
+    import radiomics
+
+    return str(radiomics.__version__)
+
+
+class FeatureCache:
+    """A folder of per-case results.
+
+    Parameters
+    ----------
+    folder : str or path
+        Created if needed. Shared between workers (and, with Dask, between machines: it must be
+        on a shared file system).
+    """
+
+    def __init__(self, folder):
+        self.folder = Path(folder).expanduser()
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def key(image_digest: str, mask_digest: str, spec_fingerprint: str, options: dict) -> str:
+        """Cache key of one case."""
+        payload = json.dumps(
+            {
+                "format": CACHE_FORMAT,
+                "pyradiomics": _pyradiomics_version(),
+                "image": image_digest,
+                "mask": mask_digest,
+                "spec": spec_fingerprint,
+                "options": options,
+            },
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def get(self, key: str) -> dict | None:
+        """The stored entry, or None when absent or unreadable (then it is recomputed)."""
+        p = self.path(key)
+        try:
+            with open(p) as fh:
+                entry = json.load(fh)
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        if entry.get("key") != key:
+            return None
+        return entry
+
+    def put(self, key: str, features: dict, diagnostics: dict, meta: dict | None = None) -> None:
+        """Store one case atomically (temporary file + ``os.replace``)."""
+        entry = {
+            "key": key,
+            "features": features,
+            "diagnostics": diagnostics,
+            "meta": meta or {},
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.folder)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                # floats are written with repr: they read back bit-identical
+                json.dump(entry, fh, allow_nan=True)
+            os.replace(tmp, self.path(key))
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.folder.glob("*.json"))
