@@ -89,6 +89,9 @@ def test_cuda_fit_then_predict_on_cpu_after_pickling():
     assert next(clf.module_.parameters()).device.type == "cuda"
     proba = clf.predict_proba(X)
     loaded = pickle.loads(pickle.dumps(clf))
+    # Pickling leaves the live model on the GPU, predicting as before.
+    assert next(clf.module_.parameters()).device.type == "cuda"
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
     loaded.set_params(device="cpu")
     loaded.module_.to("cpu")
     loaded.device_ = torch.device("cpu")

@@ -361,14 +361,15 @@ class GMENetClassifier(TorchClassifierBase):
 
     def __getstate__(self):
         # Work-around for the base (to move there): on Python >= 3.11 BaseEstimator.__getstate__
-        # returns self.__dict__ itself, so the base's ``state["device_"] = str(...)`` turned the
-        # live estimator's device_ into a string and broke predict after pickling.
-        device = self.__dict__.get("device_")
+        # returns self.__dict__ itself, so the base's ``state["module_"] = <CPU copy>`` and
+        # ``state["device_"] = str(...)`` changed the *live* estimator (module moved to the CPU,
+        # device_ a string) and broke predict after pickling a CUDA model. Pickle a copy instead.
+        live = dict(self.__dict__)
         try:
             return dict(super().__getstate__())
         finally:
-            if device is not None:
-                self.device_ = device
+            self.__dict__.clear()
+            self.__dict__.update(live)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
