@@ -14,6 +14,9 @@ __all__ = ["GMENetClassifier"]
 
 _FUSIONS = ("dwefm", "concat")
 _LOSSES = ("balanced_softmax", "cross_entropy")
+#: Sub-networks frozen in a stage run in eval mode (no dropout) while it trains: their outputs
+#: are the CGGM's targets (stage 2) or fixed inputs of the fusion (stage 3).
+_EVAL_IN_STAGE = {"cggm": ("stems",), "fusion_all_rows": ("stems", "cggm")}
 
 
 class GMENetClassifier(TorchClassifierBase):
@@ -334,6 +337,9 @@ class GMENetClassifier(TorchClassifierBase):
         return stages
 
     def _loss(self, module, batch, ctx: FitContext):
+        if ctx.training:
+            for name in _EVAL_IN_STAGE.get(ctx.stage.name, ()):
+                getattr(module, name).eval()
         if ctx.stage.name == "cggm":
             feats = module.encode(module.split_blocks(batch["x"]), batch["present"])
             # Validation masks the same way every epoch, so its loss is comparable across epochs.
