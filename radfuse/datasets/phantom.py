@@ -33,7 +33,7 @@ from scipy import ndimage
 from scipy.spatial.transform import Rotation
 from sklearn.utils import Bunch
 
-__all__ = ["CLASS_NAMES", "MODALITY_PROFILES", "make_phantom_cohort"]
+__all__ = ["CLASS_NAMES", "make_phantom_cohort"]
 
 #: What the labels of :func:`make_phantom_cohort` stand for (as in the reference study).
 CLASS_NAMES = {0: "SCLC", 1: "NSCLC"}
@@ -77,9 +77,9 @@ class _Profile:
     texture_sign: float  # sign of the shared texture pattern in this contrast
 
 
-#: Built-in intensity profiles. A modality name not listed here gets a profile derived
-#: deterministically from its name (see :func:`make_phantom_cohort`).
-MODALITY_PROFILES: dict[str, _Profile] = {
+# Built-in intensity profiles. A modality name not listed here gets a profile derived
+# deterministically from its name.
+_PROFILES: dict[str, _Profile] = {
     "T1WI": _Profile(820, 620, 260, 560, 300, 520, 0.025, 0.0, -0.07, 0.15, 0.09, 1.0),
     "T1CE": _Profile(820, 620, 260, 950, 300, 520, 0.025, 0.0, 0.05, 0.15, 0.12, 1.0),
     "T2WI": _Profile(420, 560, 1300, 660, 1000, 900, 0.03, 0.0, -0.06, 0.15, 0.10, -1.0),
@@ -274,14 +274,14 @@ class _Patient:
             axis=-1,
         )
         limit = _max_semi_axis(shape[::-1], spacing[::-1])
-        radius = min(8.0 * np.exp(0.25 * size_latent), 0.8 * limit)
+        radius = min(7.0 * np.exp(0.22 * size_latent), 11.0, 0.8 * limit)
         radius = max(radius, _MIN_SEMI_AXIS_MM)
         irregularity = rng.uniform(0.08, 0.3)
         # A uniformly random rotation from a normalised Gaussian quaternion.
         rotation = Rotation.from_quat(rng.standard_normal(4)).as_matrix()
         roughness = _smooth_noise(rng, shape, 3.0, spacing)
         for _ in range(30):
-            axes = radius * np.exp(rng.normal(0.0, 0.2, size=3))
+            axes = radius * np.exp(rng.normal(0.0, 0.15, size=3))
             local = grid @ rotation / axes
             mask = np.linalg.norm(local, axis=-1) + irregularity * roughness < 1.0
             labels, n = ndimage.label(mask)
@@ -331,7 +331,10 @@ class _Patient:
             p.texture_sign * _SHARED_TEXTURE_WEIGHT * self.shared_texture
             + np.sqrt(1 - _SHARED_TEXTURE_WEIGHT**2) * own
         )
-        amplitude = p.texture * float(np.exp(0.3 * heterogeneity + 0.3 * private))
+        # Soft limits on the texture keep the lesion's grey-level range (and so PyRadiomics'
+        # matrix sizes and run time) in the range of real MRI.
+        texture = 2.0 * np.tanh(texture / 2.0)
+        amplitude = p.texture * min(float(np.exp(0.3 * heterogeneity + 0.3 * private)), 2.5)
         lesion = level * np.exp(amplitude * texture)
         # How visible the necrotic core is varies between contrasts and scans.
         necrosis = p.necrosis + (p.lesion - p.necrosis) * rng.uniform(0.0, 0.6)
@@ -384,18 +387,19 @@ def make_phantom_cohort(
     columns ``patient_id, modality, image, mask, label`` (paths relative to ``out_dir``), the form
     that :func:`radfuse.read_manifest` reads.
 
-    The lesion (an irregular, randomly rotated ellipsoid of 4 to about 15 mm semi-axis at a random
-    position) has the same geometry in all of a patient's modalities: the masks of one patient are
-    identical, and all of a patient's images share size, spacing, origin and direction. Images hold
-    brain-like background tissue, peritumoral oedema, a necrotic core in some lesions, a smooth
-    bias field, a per-scan gain and Rician noise, with a contrast profile per modality (see
-    ``MODALITY_PROFILES``; T1WI, T1CE, T2WI, FLAIR, DWI and ADC are built in, any other name gets a
-    profile derived reproducibly from the name). Images are stored as int16, masks as uint8 with
-    label 1.
+    The lesion (an irregular, randomly rotated ellipsoid of about 4 to 15 mm semi-axis at a
+    random position) has the same geometry in all of a patient's modalities: the masks of one
+    patient are identical, and all of a patient's images share size, spacing, origin and
+    direction. Images hold brain-like background tissue, peritumoral oedema, a necrotic core in
+    some lesions, a smooth bias field, a per-scan gain and Rician noise, with a contrast profile
+    per modality (T1WI, T1CE, T2WI, FLAIR, DWI and ADC are built in; any other name gets a
+    plausible profile derived reproducibly from the name). Images are stored as int16, masks as
+    uint8 with label 1. Each patient folder has its own origin (a crop somewhere in the head);
+    the direction is the identity.
 
     The class changes the mean of patient-level latents shared by all modalities (lesion size,
-    cellularity, heterogeneity, necrosis) and of one private latent per modality, by about half to
-    four fifths of their standard deviation. Texture and intensity statistics therefore differ
+    cellularity, heterogeneity, necrosis) and of one private latent per modality, by 0.3 to 0.7 of
+    their standard deviation. Texture and intensity statistics therefore differ
     between classes in a different way in each modality and are correlated across a patient's
     modalities, and the task is learnable but not trivial: a cross-validated logistic regression on
     first-order and GLCM features of the three original images gives an AUC of roughly 0.8.
@@ -417,7 +421,7 @@ def make_phantom_cohort(
         Image size in voxels, in (x, y, z) order as SimpleITK's ``GetSize()``.
     spacing : tuple of 3 float, default=(0.9, 0.9, 3.0)
         Voxel spacing in mm, (x, y, z): in-plane resolution and slice thickness of a clinical MRI.
-    random_state : int, numpy Generator or None, default=0
+    random_state : int, numpy.random.Generator, numpy.random.RandomState or None, default=0
         Seed. The same integer and arguments give byte-identical files.
     progress : bool, default=True
         Show a tqdm progress bar over patients.
@@ -488,7 +492,7 @@ def make_phantom_cohort(
 
     label_rng, *patient_seeds = (np.random.default_rng(s) for s in seeds.spawn(n_patients + 1))
     labels = label_rng.permutation(np.repeat([0, 1], counts))
-    profiles = {m: MODALITY_PROFILES.get(m) or _derived_profile(m) for m in names}
+    profiles = {m: _PROFILES.get(m) or _derived_profile(m) for m in names}
     spacing_zyx = spacing[::-1]
     shape_zyx = shape[::-1]
 
