@@ -177,13 +177,13 @@ def _check_geometry(image, mask, tolerance: float, resample_mask: bool):
     spacing_i, spacing_m = np.array(image.GetSpacing()), np.array(mask.GetSpacing())
     scale = float(np.min(spacing_i))
     if np.any(np.abs(spacing_i - spacing_m) > tolerance * scale):
-        diffs.append(f"spacing (image {tuple(spacing_i)}, mask {tuple(spacing_m)})")
+        diffs.append(f"spacing (image {image.GetSpacing()}, mask {mask.GetSpacing()})")
     origin_i, origin_m = np.array(image.GetOrigin()), np.array(mask.GetOrigin())
     if np.any(np.abs(origin_i - origin_m) > tolerance * scale):
-        diffs.append(f"origin (image {tuple(origin_i)}, mask {tuple(origin_m)})")
+        diffs.append(f"origin (image {image.GetOrigin()}, mask {mask.GetOrigin()})")
     dir_i, dir_m = np.array(image.GetDirection()), np.array(mask.GetDirection())
     if np.any(np.abs(dir_i - dir_m) > tolerance):
-        diffs.append(f"direction (image {tuple(dir_i)}, mask {tuple(dir_m)})")
+        diffs.append(f"direction (image {image.GetDirection()}, mask {mask.GetDirection()})")
     if not diffs:
         return mask
     if not resample_mask:
@@ -662,7 +662,6 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
-        tags.input_tags.dataframe = True
         tags.requires_fit = True
         tags.target_tags.required = False
         return tags

@@ -105,7 +105,8 @@ def _from_long(df: pd.DataFrame, source: str) -> pd.DataFrame:
     for (pid, mod), row in df.set_index(["patient_id", "modality"]).iterrows():
         entry = wide.setdefault(pid, {})
         for fld in CASE_FIELDS:
-            if fld in row.index and not _missing(row[fld]):
+            # image and mask always (an empty one is reported below), label_value when given
+            if fld in ("image", "mask") or (fld in row.index and not _missing(row[fld])):
                 entry[format_name(mod, fld)] = row[fld]
         for col in PATIENT_COLUMNS:
             if col in row.index and not _missing(row[col]):
