@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import radfuse.extraction.cohort as cohort
 import radfuse.extraction.exact as exact
+from radfuse.estimator_checks import expected_failed_checks
 from radfuse.extraction import (
     ExactExtractor,
     FilterSkippedError,
@@ -351,3 +353,17 @@ def test_radiomics_extractor_transformer(cohort_dir, reference_run, tmp_path):
         RadiomicsExtractor(spec=SPEC).fit(manifest.assign(extra=1))
     with pytest.raises(ValueError, match="Unknown feature spec"):
         RadiomicsExtractor(spec="nope").fit(manifest)
+
+
+@parametrize_with_checks(
+    [RadiomicsExtractor(spec=SPEC)], expected_failed_checks=expected_failed_checks
+)
+def test_sklearn_estimator_checks(estimator, check):
+    # RadiomicsExtractor declares (tags) that its input is a manifest of file paths, not a
+    # numeric 2D array, so scikit-learn runs only the checks that apply to such input.
+    check(estimator)
+
+
+def test_sklearn_tags_say_manifest_input():
+    tags = RadiomicsExtractor().__sklearn_tags__()
+    assert tags.input_tags.string and not tags.input_tags.two_d_array

@@ -185,3 +185,36 @@ def test_baseline_values(cls, column):
     )
     bad = np.flatnonzero(rel > tol)
     assert bad.size == 0, [(rows[i], got[i], want[i], rel[i]) for i in bad[:5]]
+
+
+ALL_TYPES = load_spec("reference_all_filters").params["imageType"]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"resampledPixelSpacing": [1.0, 1.0, 1.0], "interpolator": "sitkBSpline"},
+        {"force2D": True, "force2Ddimension": 0},
+        {"binCount": 32, "normalize": True},
+        {"resegmentRange": [-2, 2], "resegmentMode": "sigma", "binWidth": 20},
+        {"normalize": True, "removeOutliers": 3.0, "normalizeScale": 50, "binWidth": 10},
+    ],
+    ids=["resampled", "force2D", "binCount", "resegment", "outliers"],
+)
+def test_exact_equals_plain_under_other_settings(setting):
+    params = {
+        "setting": {"label": 1, "binWidth": 25, **setting},
+        "imageType": {**ALL_TYPES, "Wavelet": {"level": 2}},
+        # shape2D would need a single-slice mask under force2D
+        "featureClass": {c: None for c in BASELINE_CLASSES if c != "shape2D"},
+    }
+    image = str(CASES_DIR / "breast1_image.nrrd")
+    mask = str(CASES_DIR / "breast1_label.nrrd")
+    plain = ExactExtractor(params, mode="pyradiomics").execute(image, mask)
+    exact = ExactExtractor(params, mode="exact").execute(image, mask)
+    names = [k for k in plain if not k.startswith("diagnostics_")]
+    assert names == [k for k in exact if not k.startswith("diagnostics_")]
+    got = np.array([float(exact[n]) for n in names])
+    want = np.array([float(plain[n]) for n in names])
+    rel = _rel_diff(got, want)
+    assert rel.max() <= RTOL, names[int(np.argmax(rel))]
