@@ -550,8 +550,9 @@ def _remove_previous(out):
         previous = pd.read_csv(manifest)
         for column in ("image", "mask"):
             for rel in previous.get(column, []):
-                path = out / str(rel)
-                if path.is_file() and path.suffix == ".nrrd":
+                path = (out / str(rel)).resolve()
+                inside = path.is_relative_to(out.resolve())
+                if inside and path.is_file() and path.suffix == ".nrrd":
                     path.unlink()
         for pid in previous.get("patient_id", []):
             folder = out / str(pid)
