@@ -249,6 +249,7 @@ class BenchmarkConfig:
     device: str | None = None
     comparison: dict = field(default_factory=dict)
     cache_dir: str | None = None
+    threads_per_fit: int | None = None
     source: str | None = None
 
     def to_dict(self) -> dict:
@@ -312,6 +313,7 @@ _TOP_KEYS = {
     "preprocessing",
     "comparison",
     "cache_dir",
+    "threads_per_fit",
 }
 _DATASET_KEYS = {
     "name",
@@ -558,6 +560,9 @@ def parse_config(raw: Mapping, *, source: str | None = None) -> BenchmarkConfig:
         device=raw.get("device"),
         comparison=comparison,
         cache_dir=raw.get("cache_dir"),
+        threads_per_fit=None
+        if raw.get("threads_per_fit") is None
+        else _int("config.threads_per_fit", raw["threads_per_fit"], 1),
         source=source,
     )
 

@@ -199,7 +199,7 @@ def compare_with_baseline(results, tasks, plan) -> pd.DataFrame:
             # corrected resampled t-test over the per-fold AUC differences
             mf = grp[grp.model == model].set_index(["repeat", "fold"])
             joined = mf[["roc_auc", "n_train", "n_test"]].join(
-                ref_folds[["roc_auc"]], rsuffix="_ref", how="inner"
+                ref_folds[["roc_auc"]].rename(columns={"roc_auc": "roc_auc_ref"}), how="inner"
             )
             distinct_splits = joined.reset_index()["fold"].nunique() > 1
             if distinct_splits:

@@ -266,8 +266,15 @@ def _set_threads(threads: int) -> None:
         pass
 
 
-def build_estimator(mcfg: ModelConfig, *, seed: int, device, threads: int, input_modalities=None):
-    """The model of an entry, wrapped in its preprocessing pipeline."""
+def build_estimator(
+    mcfg: ModelConfig, *, seed: int, device, threads: int, input_modalities=None, defaults=None
+):
+    """The model of an entry, wrapped in its preprocessing pipeline.
+
+    ``random_state`` (the fit's seed), ``device`` and ``n_jobs`` (the fit's thread share) are set
+    unless the entry gives them; ``defaults`` are further parameters set where the class accepts
+    them and the entry does not give them.
+    """
     cls = mcfg.resolve_class()
     params = dict(mcfg.params)
     accepted = set(cls().get_params(deep=False))
@@ -275,12 +282,20 @@ def build_estimator(mcfg: ModelConfig, *, seed: int, device, threads: int, input
         params["random_state"] = seed
     if device is not None and "device" in accepted and "device" not in params:
         params["device"] = device
-    if "n_jobs" in accepted and params.get("n_jobs") is None:
+    # scikit-learn's n_jobs=None is already one thread; others (XGBoost) take every core
+    if (
+        "n_jobs" in accepted
+        and params.get("n_jobs") is None
+        and not cls.__module__.startswith("sklearn")
+    ):
         params["n_jobs"] = threads
     if "nthread" in accepted and params.get("nthread") is None and "n_jobs" not in accepted:
         params["nthread"] = threads
     if input_modalities is not None:
         params["input_modalities"] = tuple(input_modalities)
+    for k, v in (defaults or {}).items():
+        if k in accepted and k not in params:
+            params[k] = v
     est = cls(**params)
     if mcfg.preprocessing is None:
         return est
@@ -288,16 +303,14 @@ def build_estimator(mcfg: ModelConfig, *, seed: int, device, threads: int, input
     factory = prep.pop("factory", "radfuse.make_radiomics_pipeline")
     factory = _import_object(f"model {mcfg.name!r} preprocessing.factory", factory)
     pipe = factory(est, **prep)
-    # the preprocessing's own random states and threads follow the benchmark's
-    updates = {}
-    for k, v in pipe.get_params(deep=True).items():
-        if k.endswith("random_state") and v is None:
-            updates[k] = seed
-        if k.endswith("n_jobs") and v is None:
-            updates[k] = threads
+    # the preprocessing's own random states (SMOTE...) follow the fit's seed
+    updates = {
+        k: seed
+        for k, v in pipe.get_params(deep=True).items()
+        if k.endswith("random_state") and v is None
+    }
     if updates:
-        with contextlib.suppress(ValueError):
-            pipe.set_params(**updates)
+        pipe.set_params(**updates)
     return pipe
 
 
@@ -375,22 +388,29 @@ def _run_fit(
     if mcfg.train_rows == "complete":
         tr = tr[present[tr].all(axis=1)]
     mode = mcfg.subset_mode
+    # With every modality as input no reconstruction target is left: the network then runs as a
+    # plain fusion model, every block a token and no missing token (input_modalities=None with
+    # no modality dropout).
+    full_fusion = mode == "input_modalities" and fit.fit_subset == all_mods
     est = build_estimator(
         mcfg,
         seed=model_seed,
         device=device,
         threads=threads,
-        # with every modality as input no reconstruction target is left: the model then runs as
-        # a plain fusion model over all blocks (input_modalities=None)
-        input_modalities=fit.fit_subset
-        if mode == "input_modalities" and fit.fit_subset != all_mods
-        else None,
+        input_modalities=fit.fit_subset if mode == "input_modalities" and not full_fusion else None,
+        defaults={"modality_dropout": 0.0} if full_fusion else None,
     )
     if mode == "columns":
         cols = _columns_of(layout, fit.fit_subset)
         sub_idx = [all_mods.index(m) for m in fit.fit_subset]
+        # rows without any block of the subset carry nothing for this model
         tr = tr[present[tr][:, sub_idx].any(axis=1)]
         X_train = X.iloc[tr, cols]
+    elif mode == "input_modalities":
+        # the network reads the subset's blocks, so a training row needs every one of them
+        sub_idx = [all_mods.index(m) for m in fit.fit_subset]
+        tr = tr[present[tr][:, sub_idx].all(axis=1)]
+        X_train = X.iloc[tr]
     else:
         X_train = X.iloc[tr]
     y_train = y[tr]
@@ -403,8 +423,9 @@ def _run_fit(
     t0 = time.perf_counter()
     for sub in fit.subsets:
         sub_idx = [all_mods.index(m) for m in sub]
-        # patients with none of the subset's modalities cannot be scored by any model
-        te = split.test[present[split.test][:, sub_idx].any(axis=1)]
+        # subset S is scored on the test patients who have every modality of S, with exactly S
+        # available (the same patients for every model)
+        te = split.test[present[split.test][:, sub_idx].all(axis=1)]
         X_test = X.iloc[te]
         if mode == "columns":
             proba = est.predict_proba(X_test.iloc[:, _columns_of(layout, sub)])
@@ -437,18 +458,16 @@ def _run_fit(
 
     # modality importance: AUC lost when one block is blanked at test time (full-subset fits)
     blanked = {}
-    if importance and all_mods in fit.subsets and len(all_mods) > 1 and mode != "blank_at_test":
+    # (blank_at_test models get it from their subset rows; input_modalities models are trained
+    # per subset and never see a missing input block, so blanking one would measure nothing
+    # meaningful: compare their subset rows instead)
+    if importance and all_mods in fit.subsets and len(all_mods) > 1 and mode == "columns":
         te = split.test
         for m in all_mods:
             keep = tuple(x for x in all_mods if x != m)
-            rows_ok = te[present[te][:, [all_mods.index(k) for k in keep]].any(axis=1)]
+            rows_ok = te[present[te].all(axis=1)]
             try:
-                if mode == "columns":
-                    Xb = _blank(X.iloc[rows_ok], layout, keep).iloc[
-                        :, _columns_of(layout, all_mods)
-                    ]
-                else:
-                    Xb = _blank(X.iloc[rows_ok], layout, keep)
+                Xb = _blank(X.iloc[rows_ok], layout, keep)
                 with np.errstate(all="ignore"):
                     p = np.asarray(est.predict_proba(Xb), dtype=float)
                 if not np.isfinite(p).all():
@@ -617,14 +636,13 @@ def _default_out_dir(cfg: BenchmarkConfig, shuffle_labels: bool) -> Path:
 
 
 def prepare(
-    cfg: BenchmarkConfig, out_dir: Path, *, n_jobs: int, shuffle_labels: bool, progress: bool
+    cfg: BenchmarkConfig, cache_dir: Path, *, n_jobs: int, shuffle_labels: bool, progress: bool
 ):
     """Load every dataset, make its splits and plan its fits; every check happens here.
 
     Returns ``(datasets, plan, dataset_info)``: ``datasets`` maps name to BenchData; ``plan`` is
     the list of fits.
     """
-    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out_dir / "cache"
     datasets, plan, info = {}, [], {}
     # import every model class first: a typo must not wait for an extraction
     for m in cfg.models:
@@ -682,7 +700,9 @@ def run_benchmark(
         ``"gmenet_protocol"``), a dict of the same form, or None for the built-in default.
     out_dir : path, optional
         Output folder (default ``benchmark_results/<name>``, ``..._shuffled`` for the canary).
-        Finished fits found there are reused.
+        Finished fits found there are reused. Phantom cohorts and extracted features are cached
+        in the config's ``cache_dir``, else ``$RADFUSE_CACHE``, else ``<out_dir>/cache`` (with the
+        default output folder, the canary shares the normal run's cache).
     n_jobs : int, optional
         Parallel fits (default: the config's ``n_jobs``; -1 = all cores).
     backend : str, optional
@@ -710,6 +730,14 @@ def run_benchmark(
     t_start = time.perf_counter()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     cfg = load_config(config)
+    if cfg.cache_dir:
+        cache_dir = Path(cfg.cache_dir)
+    elif os.environ.get("RADFUSE_CACHE"):
+        cache_dir = Path(os.environ["RADFUSE_CACHE"])
+    elif out_dir is None:  # the canary shares the extraction cache of the normal run
+        cache_dir = _default_out_dir(cfg, False) / "cache"
+    else:
+        cache_dir = Path(out_dir) / "cache"
     out_dir = Path(out_dir) if out_dir is not None else _default_out_dir(cfg, shuffle_labels)
     n_jobs = _effective_jobs(n_jobs if n_jobs is not None else cfg.n_jobs)
     backend = backend if backend is not None else cfg.backend
@@ -717,7 +745,7 @@ def run_benchmark(
 
     t0 = time.perf_counter()
     datasets, plan, dinfo = prepare(
-        cfg, out_dir, n_jobs=n_jobs, shuffle_labels=shuffle_labels, progress=progress
+        cfg, cache_dir, n_jobs=n_jobs, shuffle_labels=shuffle_labels, progress=progress
     )
     prep_seconds = time.perf_counter() - t0
     models = {m.name: m for m in cfg.models}
@@ -768,6 +796,8 @@ def run_benchmark(
     threads = max(1, (os.cpu_count() or 1) // max(1, min(workers, len(todo) or 1)))
     if backend not in (None, "loky", "multiprocessing", "threading"):
         threads = 1
+    if cfg.threads_per_fit is not None:
+        threads = cfg.threads_per_fit
     payloads = {
         name: (d.X.to_numpy(dtype=float), list(d.X.columns), [str(i) for i in d.X.index], d.y)
         for name, d in datasets.items()
@@ -831,6 +861,7 @@ def run_benchmark(
         "model_seeds": "seed + repeat (random_state of each model and of its preprocessing)",
         "split_seeds": "seed + repeat",
         "shuffle_labels": shuffle_labels,
+        "cache_dir": str(cache_dir),
         "device_config": cfg.device,
         "environment": environment_info(),
         "datasets": {
