@@ -23,6 +23,9 @@ _LAZY = {
     "MRMRSelector": "radfuse.selection",
     "PatternAwareSMOTE": "radfuse.selection",
     "make_radiomics_pipeline": "radfuse.selection",
+    "UnivariateSelector": "radfuse.selection",
+    "BlockChecker": "radfuse.selection",
+    "selected_counts": "radfuse.selection",
     # estimators
     "MMTClassifier": "radfuse.estimators",
     "MFNVAEClassifier": "radfuse.estimators",
