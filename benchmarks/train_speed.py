@@ -9,8 +9,8 @@ For MMT-2M (``interaction="channel"`` and ``"sdpa"``), MMT any-subset and MFN-VA
 * ``skorch``: ``skorch.NeuralNet`` over the same module and loss (when skorch is installed).
 
 Each fit runs ``--repeats`` times (alternating the loops) and the minimum is reported. Mixed
-precision is off in the comparison so the three loops do the same arithmetic; on CUDA a
-``radfuse-amp`` row shows the default (bf16 autocast).
+precision is off (the estimators' default) so the three loops do the same arithmetic; on CUDA
+a ``radfuse-amp`` column shows ``mixed_precision="bf16"``.
 
     python benchmarks/train_speed.py [--device cpu|cuda|both] [--epochs 200] [--repeats 2]
 
@@ -140,7 +140,7 @@ def radfuse_fit(est, X, y, device, epochs, amp=False):
         max_epochs=epochs,
         device=str(device),
         random_state=0,
-        mixed_precision="auto" if amp else False,
+        mixed_precision="bf16" if amp else False,
     )
     _sync(device)
     t0 = time.perf_counter()
@@ -154,6 +154,7 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "both"])
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--models", nargs="*", help="subset of the model names (default: all)")
     args = parser.parse_args(argv)
     try:
         import skorch  # noqa: F401
@@ -179,6 +180,8 @@ def main(argv=None):
         if device.type == "cpu":
             torch.set_num_threads(1)
         for name, est in configs().items():
+            if args.models and name not in args.models:
+                continue
             # Fitted attributes (layout, classes, alpha) the bare loops need.
             est.set_params(max_epochs=1, device=dev_name, random_state=0).fit(X, y)
             times = {"radfuse": [], "bare": [], "skorch": [], "amp": []}

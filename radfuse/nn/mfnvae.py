@@ -66,7 +66,7 @@ class MFNVAE(nn.Module):
         Hidden widths of each encoder (the decoders mirror them).
     latent_dim : int, default=16
     predictor_hidden : int, default=64
-    dropout : float, default=0.1
+    dropout : float, default=0.3
         Dropout in the encoders and the predictor.
     reparameterize : bool, default=True
     """
@@ -80,7 +80,7 @@ class MFNVAE(nn.Module):
         hidden: Sequence[int] = (64,),
         latent_dim: int = 16,
         predictor_hidden: int = 64,
-        dropout: float = 0.1,
+        dropout: float = 0.3,
         reparameterize: bool = True,
     ):
         super().__init__()

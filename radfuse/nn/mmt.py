@@ -161,14 +161,14 @@ class MMT(nn.Module):
         n_classes: int,
         inputs: Sequence[int] | None = None,
         *,
-        d_model: int = 64,
+        d_model: int = 32,
         n_layers: int = 2,
         interaction: str = "channel",
         n_heads: int = 4,
         attn_dim: int | None = None,
         ffn_dim: int | None = None,
-        head_dims: Sequence[int] = (128, 64),
-        dropout: float = 0.1,
+        head_dims: Sequence[int] = (64, 32),
+        dropout: float = 0.3,
     ):
         super().__init__()
         sizes = [int(s) for s in sizes]
