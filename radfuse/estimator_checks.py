@@ -65,6 +65,12 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     },
     # -- GMENet (issue 6) --
     "GMENetClassifier": {
+        "check_methods_subset_invariance": (
+            "Predictions are computed in float32 and the CPU matrix-multiply kernels block "
+            "differently for different numbers of rows, so predict_proba on a subset differs "
+            "from the full batch in the last float32 bits (measured up to 7e-7 relative, "
+            "2e-7 absolute), just above the check's rtol of 1e-7."
+        ),
         "check_sample_weight_equivalence_on_dense_data": (
             "Mini-batch stochastic training in stages: a row of weight 2 and the same row "
             "repeated land in different mini-batches and change the shuffling, so the two fits "
