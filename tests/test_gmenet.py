@@ -85,7 +85,8 @@ def test_deterministic_for_a_seed_and_pickles():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_fit_then_predict_on_cpu_after_pickling():
     X, y = _data(n=120)
-    clf = GMENetClassifier(max_epochs=3, **{**_TINY, "device": "cuda"}).fit(X, y)
+    clf = GMENetClassifier(max_epochs=3, mixed_precision="auto", **{**_TINY, "device": "cuda"})
+    clf.fit(X, y)
     assert next(clf.module_.parameters()).device.type == "cuda"
     proba = clf.predict_proba(X)
     loaded = pickle.loads(pickle.dumps(clf))

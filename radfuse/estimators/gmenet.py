@@ -90,7 +90,10 @@ class GMENetClassifier(TorchClassifierBase):
         On top of Balanced Softmax this double-corrects the imbalance; leave None unless
         ``loss="cross_entropy"``.
     device : "auto", "cpu", "cuda" or "cuda:N", default="auto"
-    mixed_precision : "auto", "bf16", "fp16" or False, default="auto"
+    mixed_precision : "auto", "bf16", "fp16" or False, default=False
+        Off by default like the other radfuse torch estimators (bf16 autocast made the equally
+        small MMT slower on an H100, ``benchmarks/train_speed.py``); ``"auto"`` trains in bf16
+        on CUDA (GMENet's bf16 path is exercised by the CUDA test).
     random_state : None, int or RandomState, default=None
     verbose : int, default=0
         See :class:`radfuse.estimators.base.TorchEstimatorBase` for the base parameters.
@@ -154,7 +157,7 @@ class GMENetClassifier(TorchClassifierBase):
         tol=1e-4,
         class_weight=None,
         device="auto",
-        mixed_precision="auto",
+        mixed_precision=False,
         random_state=None,
         verbose=0,
     ):
