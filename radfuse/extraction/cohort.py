@@ -343,7 +343,7 @@ def _parallel_outcomes(todo, params, mode, options, cache_folder, n_jobs, backen
         else:
             workers = n_jobs if n_jobs and n_jobs > 0 else None
             cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             )
             client = Client(cluster)
         try:
