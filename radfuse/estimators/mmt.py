@@ -26,8 +26,8 @@ class MMTClassifier(TorchClassifierBase):
     missing token that the network reconstructs, and a classification token reads from the missing
     tokens; see :mod:`radfuse.nn.mmt` for the architecture and every choice the paper leaves open.
 
-    Modes
-    -----
+    Two modes:
+
     ``input_modalities=("T1WI", "FLAIR")`` (MMT-2M; one name: MMT-1M)
         The network reads only these blocks. Every other block of the training X is a
         reconstruction target (rows where it is missing simply get no reconstruction loss); at
@@ -36,8 +36,11 @@ class MMTClassifier(TorchClassifierBase):
     ``input_modalities=None`` (any subset; beyond the paper)
         One model for every missing-modality pattern. Training randomly hides each available
         block of a row with probability ``modality_dropout`` (always leaving at least one) and
-        reconstructs the hidden blocks; at predict time each row's absent blocks are taken by
-        their missing tokens. Rows must have at least one modality.
+        reconstructs the hidden blocks; at predict time each row's absent blocks are hidden the
+        same way and their missing tokens stand in for them. In this mode every modality has a
+        missing token in every row (for a present modality it reads that modality's token), so
+        the classification token always reads the same ``M`` slots; see :mod:`radfuse.nn.mmt`.
+        Rows must have at least one modality.
 
     Parameters
     ----------
