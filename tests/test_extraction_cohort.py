@@ -296,6 +296,17 @@ def test_dask_local_cluster_equals_sequential(cohort_dir, reference_run):
     assert len(res.errors) == 0
 
 
+def test_dask_scheduler_address(cohort_dir, reference_run):
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        res = extract_cohort(
+            cohort_dir / "manifest.csv", SPEC, scheduler=cluster.scheduler_address, progress=False
+        )
+    pd.testing.assert_frame_equal(res.features, reference_run.features)
+
+
 def test_joblib_two_workers_equal_sequential(cohort_dir, reference_run):
     res = extract_cohort(cohort_dir / "manifest.csv", SPEC, n_jobs=2, progress=False)
     pd.testing.assert_frame_equal(res.features, reference_run.features)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -239,6 +240,11 @@ def extract_case(case: Case, params: dict, mode: str = "exact", *, resample_mask
     return features, diagnostics
 
 
+_itk_lock = threading.Lock()
+_itk_users = 0
+_itk_threads = 0
+
+
 def _run_case(case: Case, params: dict, mode: str, options: dict, cache_folder, key):
     """Worker task: extract, cache, never raise for a bad case."""
     import radiomics
@@ -249,12 +255,19 @@ def _run_case(case: Case, params: dict, mode: str, options: dict, cache_folder, 
     radiomics.setVerbosity(logging.ERROR)
     # Parallelism is over cases: ITK's own threads only add start-up cost per filter call
     # (measured 2.3 ms -> 0.4 ms per crop) and oversubscribe the cores.
-    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    global _itk_users, _itk_threads
+    with _itk_lock:  # reference counted: thread-based backends run several cases at once
+        if _itk_users == 0:
+            _itk_threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+        _itk_users += 1
     try:
         return _run_case_inner(case, params, mode, options, cache_folder, key)
     finally:
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+        with _itk_lock:
+            _itk_users -= 1
+            if _itk_users == 0:
+                sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(_itk_threads)
 
 
 def _run_case_inner(case, params, mode, options, cache_folder, key):
