@@ -262,6 +262,20 @@ def _drop_bad_columns(X: pd.DataFrame, info: dict) -> pd.DataFrame:
     return pd.DataFrame(values, index=X.index, columns=X.columns)[keep]
 
 
+def _labels(y) -> np.ndarray:
+    """Labels as an array; numbers read as text (CSV manifests) become numbers again."""
+    y = pd.Series(y)
+    if not pd.api.types.is_numeric_dtype(y):
+        num = pd.to_numeric(y, errors="coerce")
+        if num.notna().all():
+            y = num
+    if pd.api.types.is_float_dtype(y) and (y == y.round()).all():
+        y = y.astype(int)
+    if pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return y.to_numpy()
+    return y.astype(object).to_numpy()
+
+
 def load_dataset(
     dcfg: DatasetConfig,
     *,
@@ -365,7 +379,7 @@ def load_dataset(
         X, y = X[~empty], y[~empty]
         groups = None if groups is None else groups[~empty]
         present = present[~empty]
-    y_arr = np.asarray(y)
+    y_arr = _labels(y)
     classes, counts = np.unique(y_arr, return_counts=True)
     if len(classes) < 2:
         raise ConfigError(f"{where}: the label has a single class {classes.tolist()}.")

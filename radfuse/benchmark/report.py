@@ -630,26 +630,34 @@ def write_report(out_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
             if len(bad):
                 md += [""]
         # where the time went
-        seconds = {}
-        for t in tasks:
-            r0 = t["rows"][0]
-            if r0["dataset"] == ds:
-                seconds[r0["model"]] = seconds.get(r0["model"], 0.0) + t["seconds"]
-        fits = {}
-        for t in tasks:
-            r0 = t["rows"][0]
-            if r0["dataset"] == ds:
-                fits[r0["model"]] = fits.get(r0["model"], 0) + 1
+        ttab = pd.DataFrame(
+            [
+                {
+                    "model": t["rows"][0]["model"],
+                    "wall": t["seconds"],
+                    "cpu": t.get("cpu_seconds", np.nan),
+                    "fit": t.get("fit_seconds", np.nan),
+                }
+                for t in tasks
+                if t["rows"][0]["dataset"] == ds
+            ]
+        )
+        g = ttab.groupby("model", sort=False)
         tt = pd.DataFrame(
             {
-                "model": list(seconds),
-                "fits": [fits[m] for m in seconds],
-                "worker seconds": [round(v, 1) for v in seconds.values()],
-                "s / fit": [round(seconds[m] / fits[m], 2) for m in seconds],
+                "fits": g.size(),
+                "worker s (total)": g.wall.sum().round(1),
+                "CPU s (total)": g.cpu.sum(min_count=1).round(1),
+                "worker s / fit": g.wall.mean().round(2),
+                "CPU s / fit": g.cpu.mean().round(2),
             }
-        )
+        ).reset_index()
         md += [
-            "### Time per model (worker seconds: fit + predict, summed over fits)",
+            "### Time per model",
+            "",
+            "Worker seconds: wall time of each fit (preprocessing, training, prediction) in its "
+            "worker, summed; CPU seconds: the worker process's CPU time (all threads), which "
+            "does not grow when other processes compete for the cores.",
             "",
             _md_table(tt),
             "",
