@@ -465,3 +465,13 @@ def test_phantom_dataset_is_extracted_once(tmp_path):
     assert again.run_info["n_fits_run"] == 0
     assert os.listdir(tmp_path / "cache")
     assert task_path(tmp_path, "ph/LR/T1WI+DWI__r0f0").is_file()
+
+
+def test_phantom_subset_error_before_extraction(tmp_path):
+    cfg = tiny_config(
+        datasets=[{"name": "ph", "kind": "phantom", "params": {"n_patients": 8}}],
+        subsets=[["T1WI", "PET"]],
+    )
+    with pytest.raises(ConfigError, match=r"names modality \['PET'\]"):
+        run_benchmark(cfg, out_dir=tmp_path, progress=False)
+    assert not (tmp_path / "cache").exists()  # nothing generated or extracted

@@ -637,6 +637,19 @@ def _default_out_dir(cfg: BenchmarkConfig, shuffle_labels: bool) -> Path:
     return Path("benchmark_results") / (cfg.name + ("_shuffled" if shuffle_labels else ""))
 
 
+def _expected_modalities(dcfg) -> list | None:
+    """Modalities a dataset will have, when known without loading it."""
+    if dcfg.modalities is not None:
+        return list(dcfg.modalities)
+    if dcfg.kind == "phantom":
+        return list(dcfg.params.get("modalities", ("T1WI", "FLAIR", "DWI")))
+    if dcfg.kind in ("multimodal", "multicentre"):
+        return list(dcfg.params.get("modalities") or ("T1WI", "FLAIR", "DWI"))
+    if dcfg.kind == "breast_cancer_views":
+        return ["MEAN", "SE", "WORST"]
+    return None
+
+
 def prepare(
     cfg: BenchmarkConfig, cache_dir: Path, *, n_jobs: int, shuffle_labels: bool, progress: bool
 ):
@@ -649,6 +662,23 @@ def prepare(
     # import every model class first: a typo must not wait for an extraction
     for m in cfg.models:
         m.resolve_class()
+    # likewise subsets naming modalities that a generated dataset will not have
+    for dcfg in cfg.datasets:
+        expected = _expected_modalities(dcfg)
+        if expected is not None and isinstance(cfg.subsets, list):
+            for sub in cfg.subsets:
+                unknown = [m for m in sub if m not in expected]
+                if unknown:
+                    raise ConfigError(
+                        f"subsets: {list(sub)} names modality {unknown} that dataset "
+                        f"{dcfg.name!r} does not have; its modalities are {list(expected)}."
+                    )
+        needs_groups = cfg.cv.group_aware or cfg.cv.test_group is not None
+        if needs_groups and dcfg.group is None and dcfg.kind != "multicentre":
+            raise ConfigError(
+                f"dataset {dcfg.name!r}: cv asks for groups (group_aware or test_group) but the "
+                "dataset has no group column; set 'group:' on the dataset."
+            )
     for dcfg in cfg.datasets:
         data = load_dataset(
             dcfg, cache_dir=cache_dir, seed=cfg.seed, n_jobs=n_jobs, progress=progress
