@@ -207,6 +207,8 @@ class MMT(nn.Module):
         vis[: s - 1, : s - 1] = True
         vis[s - 1, n_in : s - 1] = True
         self.register_buffer("visible", vis, persistent=False)
+        # Any-subset layout: an absent feature slot reads itself only (its output is discarded).
+        self.register_buffer("self_only", torch.eye(s, dtype=torch.bool)[:n_in], persistent=False)
 
     def forward(self, x: torch.Tensor, avail: torch.Tensor | None = None):
         """Logits and reconstructions.
@@ -245,9 +247,7 @@ class MMT(nn.Module):
             )
             visible = self.visible.unsqueeze(0) & keys.unsqueeze(1)
             # An absent feature slot still needs one visible key (its output is discarded).
-            eye = torch.eye(self.n_tokens, dtype=torch.bool, device=x.device)[:n_in]
-            absent = ~avail
-            visible[:, :n_in] |= eye.unsqueeze(0) & absent.unsqueeze(-1)
+            visible[:, :n_in] |= self.self_only.unsqueeze(0) & (~avail).unsqueeze(-1)
         for layer in self.layers:
             z = layer(z, visible)
         n_in = len(self.input_ids)
