@@ -535,6 +535,30 @@ def write_report(out_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
         "`_macro` = unweighted mean over classes, `_weighted` = weighted by support."
     )
     md += [mean_std, ""]
+    how = {
+        "columns": "fitted and tested on the subset's columns only (one fit per subset)",
+        "input_modalities": "one fit per subset reading its blocks (input_modalities); the "
+        "other blocks are training targets; on all modalities a plain fusion model",
+        "blank_at_test": "one fit per fold on every block; tested with the blocks outside the "
+        "subset blanked",
+    }
+    mt = pd.DataFrame(
+        {
+            "model": [m["name"] for m in plan["models"]],
+            "class": [m["class"].rsplit(".", 1)[-1] for m in plan["models"]],
+            "subset mode": [m["subset_mode"] for m in plan["models"]],
+            "training rows": [m.get("train_rows", "all") for m in plan["models"]],
+            "baseline": ["yes" if m.get("baseline") else "" for m in plan["models"]],
+        }
+    )
+    md += [
+        "Models (subset modes: "
+        + "; ".join(f"`{k}`: {v}" for k, v in how.items() if k in set(mt["subset mode"]))
+        + "):",
+        "",
+        _md_table(mt),
+        "",
+    ]
     for ds, info in plan["datasets"].items():
         s = summary[summary.dataset == ds]
         if s.empty:

@@ -479,7 +479,7 @@ def _run_fit(
                     "roc_auc": compute_metrics(y[rows_ok], p, classes, positive_label)["roc_auc"],
                 }
             except Exception as exc:  # the model cannot take a missing block: say so
-                blanked[m] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+                blanked[m] = {"error": f"{type(exc).__name__}: {exc}"[:160]}
     seconds = time.perf_counter() - t_start
     for r in rows:
         r["fit_seconds"] = round(fit_seconds, 3)
