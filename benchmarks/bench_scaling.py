@@ -7,6 +7,7 @@ timed; only the fits are (``run_info.json``'s ``fits_seconds``).
 
     python benchmarks/bench_scaling.py                 # 1 vs 2 workers
     python benchmarks/bench_scaling.py CONFIG --jobs 1 2 4
+    python benchmarks/bench_scaling.py --threads 1     # one thread per fit in both runs
 """
 
 from __future__ import annotations
@@ -45,8 +46,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", default=None, help="benchmark YAML (default: small)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads per fit (default: a fair share)"
+    )
     args = parser.parse_args()
     config = args.config or SMALL
+    if args.threads is not None:
+        from radfuse.benchmark import load_config
+
+        config = load_config(config)
+        config.threads_per_fit = args.threads
     base = None
     for n in args.jobs:
         with tempfile.TemporaryDirectory() as tmp:
