@@ -135,6 +135,7 @@ def test_table_shape_and_files(tiny_run):
         "confusion_mm.png",
         "auc_heatmap_mm.png",
         "modality_importance_mm.png",
+        "auc_table_mm.md",
         "modality_importance.csv",
     ]:
         assert (out / name).is_file(), name

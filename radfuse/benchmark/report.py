@@ -8,6 +8,7 @@ writes, next to them:
   subset), the paper-style table, the comparison with the best baseline, modality importance and
   where the time went;
 - ``paper_table.csv`` / ``paper_table.md``: rows = model x subset with a ✓ column per modality;
+- ``auc_table_<dataset>.md``: a compact model x subset table of ROC AUC (mean ± std);
 - ``comparison.csv``: each model against the best baseline on the same subset (paired bootstrap CI
   of the AUC difference and DeLong's test on out-of-fold predictions, Nadeau-Bengio corrected
   resampled t-test over folds);
@@ -320,6 +321,20 @@ def paper_table(summary: pd.DataFrame, plan: dict, dataset: str) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def auc_table(summary: pd.DataFrame, plan: dict, dataset: str) -> pd.DataFrame:
+    """Compact table: one row per model, one column per subset, ROC AUC mean ± std."""
+    s = summary[summary.dataset == dataset]
+    subsets = [x for x in plan["datasets"][dataset]["subsets"] if x in set(s.subset)]
+    rows = []
+    for model in dict.fromkeys(s.model):
+        row = {"model": model}
+        for sub in subsets:
+            r = s[(s.model == model) & (s.subset == sub)]
+            row[sub] = _pm(r.roc_auc_mean.iloc[0], r.roc_auc_std.iloc[0], 2) if len(r) else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 # -- plots --------------------------------------------------------------------------------------
 def _plt():
     import matplotlib
@@ -602,6 +617,9 @@ def write_report(out_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
         tab = pd.DataFrame({"model": s.model, "subset": s.subset, "folds": s.n_folds})
         for m in metrics:
             tab[_SHORT.get(m, m)] = [_pm(a, b) for a, b in zip(s[f"{m}_mean"], s[f"{m}_std"])]
+        auc = auc_table(summary, plan, ds)
+        (out_dir / f"auc_table_{ds}.md").write_text(_md_table(auc) + "\n")
+        md += ["### ROC AUC by model and available modalities", "", _md_table(auc), ""]
         md += ["### Summary (mean ± std over folds)", "", _md_table(tab), ""]
         pt = paper_table(summary, plan, ds)
         pt.to_csv(out_dir / f"paper_table_{ds}.csv", index=False)
