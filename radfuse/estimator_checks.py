@@ -55,8 +55,9 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
                     "check_methods_subset_invariance": (
                         "Predictions are computed in float32 and the CPU matrix-multiply kernels "
                         "block differently for different numbers of rows, so predict_proba on a "
-                        "subset differs from the full batch in the last float32 bits (~3e-7 "
-                        "relative), just above the check's rtol of 1e-7."
+                        "subset can differ from the full batch in the last float32 bits (seen: "
+                        "3e-7 relative), above the check's rtol of 1e-7; whether it does depends "
+                        "on the weights and the BLAS, so the check sometimes passes."
                     )
                 },
             ),
