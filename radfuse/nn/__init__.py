@@ -1,4 +1,9 @@
-"""Pure PyTorch networks and losses of radfuse (no scikit-learn, no pandas)."""
+"""Pure PyTorch networks and losses of radfuse (no scikit-learn, no pandas).
+
+The GMENet parts (``radfuse.nn.gmenet``) are imported on first use.
+"""
+
+import importlib
 
 from radfuse.nn.losses import (
     gaussian_kl,
@@ -10,6 +15,20 @@ from radfuse.nn.losses import (
 from radfuse.nn.mfnvae import MFNVAE
 from radfuse.nn.mmt import MMT, ModalInteraction
 
+_LAZY = {
+    name: "radfuse.nn.gmenet"
+    for name in (
+        "CGGM",
+        "DWEFM",
+        "ConcatFusion",
+        "CrossAttentionGenerator",
+        "GMENet",
+        "ResidualMLPStem",
+        "balanced_softmax_loss",
+        "gaussian_moment_kl",
+    )
+}
+
 __all__ = [
     "MFNVAE",
     "MMT",
@@ -19,4 +38,15 @@ __all__ = [
     "masked_mse",
     "weighted_cross_entropy",
     "weighted_mean",
+    *sorted(_LAZY),
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'radfuse.nn' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__
