@@ -275,3 +275,15 @@ def test_pickle_of_a_gpu_model_loads_on_cpu(views):
     loaded = pickle.loads(pickle.dumps(est))
     assert loaded.device_ == torch.device("cpu")
     np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+
+
+def test_nn_imports_neither_sklearn_nor_pandas():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, radfuse.nn\n"
+        "bad = [m for m in ('sklearn', 'pandas') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
