@@ -77,7 +77,9 @@ def test_deterministic_for_a_seed_and_pickles():
     state = torch.random.get_rng_state()
     GMENetClassifier(max_epochs=1, **_TINY).fit(X, y)
     assert torch.equal(state, torch.random.get_rng_state())
+    device_before = a.device_
     loaded = pickle.loads(pickle.dumps(a))
+    assert a.device_ is device_before  # pickling leaves the live estimator alone
     np.testing.assert_array_equal(loaded.predict_proba(X), a.predict_proba(X))
 
 

@@ -11,9 +11,9 @@ from radfuse.nn.gmenet import (
     DWEFM,
     CrossAttentionGenerator,
     GMENet,
-    balanced_softmax_loss,
     gaussian_moment_kl,
 )
+from radfuse.nn.losses import balanced_softmax_loss
 
 SIZES = [5, 7, 3]
 PRESENT = torch.tensor(

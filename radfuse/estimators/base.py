@@ -210,6 +210,10 @@ class Stage:
         Learning rate of this stage; None uses the estimator's ``lr``.
     early_stopping : bool
         Whether the estimator's early stopping applies to this stage (if it is switched on).
+    eval_modules : callable or None
+        ``module -> iterable of sub-modules`` kept in eval mode (no dropout, fixed
+        normalisation statistics) while this stage trains, typically the frozen parts whose
+        outputs are the stage's targets or fixed inputs.
     """
 
     name: str = "train"
@@ -218,6 +222,7 @@ class Stage:
     rows: Callable[[Rows], np.ndarray] | None = None
     lr: float | None = None
     early_stopping: bool = True
+    eval_modules: Callable[[torch.nn.Module], Iterable[torch.nn.Module]] | None = None
 
 
 @dataclass
@@ -525,6 +530,8 @@ class TorchEstimatorBase(BaseEstimator):
             for epoch in range(1, n_epochs + 1):
                 t0 = time.perf_counter()
                 module.train()
+                for sub in stage.eval_modules(module) if stage.eval_modules else ():
+                    sub.eval()
                 ctx.epoch, ctx.training = epoch, True
                 perm = tr_t[torch.randperm(n_tr, generator=generator, device=device)]
                 records, names = [], None

@@ -14,9 +14,6 @@ __all__ = ["GMENetClassifier"]
 
 _FUSIONS = ("dwefm", "concat")
 _LOSSES = ("balanced_softmax", "cross_entropy")
-#: Sub-networks frozen in a stage run in eval mode (no dropout) while it trains: their outputs
-#: are the CGGM's targets (stage 2) or fixed inputs of the fusion (stage 3).
-_EVAL_IN_STAGE = {"cggm": ("stems",), "fusion_all_rows": ("stems", "cggm")}
 
 
 class GMENetClassifier(TorchClassifierBase):
@@ -334,15 +331,21 @@ class GMENetClassifier(TorchClassifierBase):
                     parameters=lambda m: m.stage_parameters(2),
                     rows=complete,
                     lr=self.cggm_lr,
+                    # Frozen sub-networks run without dropout: their outputs are the CGGM's
+                    # targets here and fixed inputs of the fusion in stage 3.
+                    eval_modules=lambda m: [m.stems],
                 )
             )
-        stages.append(Stage("fusion_all_rows", parameters=lambda m: m.stage_parameters(3)))
+        stages.append(
+            Stage(
+                "fusion_all_rows",
+                parameters=lambda m: m.stage_parameters(3),
+                eval_modules=lambda m: [m.stems, m.cggm],
+            )
+        )
         return stages
 
     def _loss(self, module, batch, ctx: FitContext):
-        if ctx.training:
-            for name in _EVAL_IN_STAGE.get(ctx.stage.name, ()):
-                getattr(module, name).eval()
         if ctx.stage.name == "cggm":
             feats = module.encode(module.split_blocks(batch["x"]), batch["present"])
             # Validation masks the same way every epoch, so its loss is comparable across epochs.
@@ -367,18 +370,6 @@ class GMENetClassifier(TorchClassifierBase):
         logits = module(batch["x"], batch["present"])["logits"]
         probs = tuple(torch.softmax(lg.float(), dim=-1) for lg in logits)
         return probs if isinstance(self.classes_, list) else probs[0]
-
-    def __getstate__(self):
-        # Work-around for the base (to move there): on Python >= 3.11 BaseEstimator.__getstate__
-        # returns self.__dict__ itself, so the base's ``state["module_"] = <CPU copy>`` and
-        # ``state["device_"] = str(...)`` changed the *live* estimator (module moved to the CPU,
-        # device_ a string) and broke predict after pickling a CUDA model. Pickle a copy instead.
-        live = dict(self.__dict__)
-        try:
-            return dict(super().__getstate__())
-        finally:
-            self.__dict__.clear()
-            self.__dict__.update(live)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

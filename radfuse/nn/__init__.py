@@ -6,6 +6,7 @@ The GMENet parts (``radfuse.nn.gmenet``) are imported on first use.
 import importlib
 
 from radfuse.nn.losses import (
+    balanced_softmax_loss,
     gaussian_kl,
     masked_mae,
     masked_mse,
@@ -24,7 +25,6 @@ _LAZY = {
         "CrossAttentionGenerator",
         "GMENet",
         "ResidualMLPStem",
-        "balanced_softmax_loss",
         "gaussian_moment_kl",
     )
 }
@@ -33,6 +33,7 @@ __all__ = [
     "MFNVAE",
     "MMT",
     "ModalInteraction",
+    "balanced_softmax_loss",
     "gaussian_kl",
     "masked_mae",
     "masked_mse",

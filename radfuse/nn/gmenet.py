@@ -46,8 +46,9 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from radfuse.nn.losses import balanced_softmax_loss
 
 __all__ = [
     "CGGM",
@@ -56,7 +57,6 @@ __all__ = [
     "CrossAttentionGenerator",
     "GMENet",
     "ResidualMLPStem",
-    "balanced_softmax_loss",
     "gaussian_moment_kl",
 ]
 
@@ -579,44 +579,3 @@ class GMENet(nn.Module):
                 ce = balanced_softmax_loss(lg, targets[:, t], self.log_prior(t), reduction="none")
                 total = total + (ce * weight[:, t].float()).mean()
         return total
-
-
-def balanced_softmax_loss(
-    logits: torch.Tensor,
-    target: torch.Tensor,
-    log_prior: torch.Tensor,
-    sample_weight: torch.Tensor | None = None,
-    reduction: str = "mean",
-) -> torch.Tensor:
-    """Balanced Softmax cross-entropy (Ren et al., 2020) with missing-label masking.
-
-    ``CE(logits + log_prior, target)``: adding the training log prior during training makes the
-    raw logits estimate balanced (prior-free) class scores, so the minority class is not drowned
-    out; predictions use the raw logits.
-
-    Parameters
-    ----------
-    logits : Tensor (B, C)
-    target : Tensor (B,) of int
-        Class indices; any value < 0 marks a missing label, ignored.
-    log_prior : Tensor (C,)
-        Log class frequencies of this task's labelled training rows.
-    sample_weight : Tensor (B,), optional
-    reduction : {"mean", "none"}
-        ``"mean"``: weighted mean over the labelled rows (0 when none is labelled);
-        ``"none"``: the per-row losses, 0 for unlabelled rows (``sample_weight`` not applied).
-
-    Returns
-    -------
-    Tensor
-    """
-    target = target.long()
-    keep = target >= 0
-    adj = logits.float() + log_prior.to(logits.device, torch.float32)
-    ce = F.cross_entropy(adj, target.clamp_min(0), reduction="none") * keep.float()
-    if reduction == "none":
-        return ce
-    if reduction != "mean":
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
-    w = keep.float() if sample_weight is None else sample_weight.float() * keep.float()
-    return (ce * w).sum() / w.sum().clamp_min(1e-12)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "balanced_softmax_loss",
     "gaussian_kl",
     "masked_mae",
     "masked_mse",
@@ -97,3 +98,44 @@ def gaussian_kl(
 
 
 # -- class-imbalance losses (Balanced Softmax, issue 6) ------------------------------------------
+
+
+def balanced_softmax_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    log_prior: torch.Tensor,
+    sample_weight: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Balanced Softmax cross-entropy (Ren et al., 2020) with missing-label masking.
+
+    ``CE(logits + log_prior, target)``: adding the training log prior during training makes the
+    raw logits estimate balanced (prior-free) class scores, so the minority class is not drowned
+    out; predictions use the raw logits.
+
+    Parameters
+    ----------
+    logits : Tensor (B, C)
+    target : Tensor (B,) of int
+        Class indices; any value < 0 marks a missing label, ignored.
+    log_prior : Tensor (C,)
+        Log class frequencies of this task's labelled training rows.
+    sample_weight : Tensor (B,), optional
+    reduction : {"mean", "none"}
+        ``"mean"``: weighted mean over the labelled rows (0 when none is labelled);
+        ``"none"``: the per-row losses, 0 for unlabelled rows (``sample_weight`` not applied).
+
+    Returns
+    -------
+    Tensor
+    """
+    target = target.long()
+    keep = target >= 0
+    adj = logits.float() + log_prior.to(logits.device, torch.float32)
+    ce = F.cross_entropy(adj, target.clamp_min(0), reduction="none") * keep.float()
+    if reduction == "none":
+        return ce
+    if reduction != "mean":
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
+    w = keep.float() if sample_weight is None else sample_weight.float() * keep.float()
+    return (ce * w).sum() / w.sum().clamp_min(1e-12)
