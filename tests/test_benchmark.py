@@ -476,3 +476,25 @@ def test_phantom_subset_error_before_extraction(tmp_path):
     with pytest.raises(ConfigError, match=r"names modality \['PET'\]"):
         run_benchmark(cfg, out_dir=tmp_path, progress=False)
     assert not (tmp_path / "cache").exists()  # nothing generated or extracted
+
+
+def test_incomplete_rows_per_model(tmp_path):
+    """MFN-VAE (no missing-modality mechanism) trains on rows with every block of the subset;
+    the imputing baseline on every row with one of them; both are scored on the same patients."""
+    cfg = tiny_config(
+        datasets=[{**tiny_config()["datasets"][0], "missing": {"rate": 0.3}}],
+        subsets=[["T1WI", "DWI"]],
+    )
+    cfg["models"] = [
+        cfg["models"][0],
+        {
+            "name": "MFN",
+            "class": "MFNVAEClassifier",
+            "params": {"max_epochs": 2, "hidden": [8], "latent_dim": 4, "device": "cpu"},
+        },
+    ]
+    res = run_benchmark(cfg, out_dir=tmp_path, progress=False).results
+    lr, mfn = res[res.model == "LR"], res[res.model == "MFN"]
+    assert (mfn.n_train.to_numpy() < lr.n_train.to_numpy()).all()
+    assert (mfn.n_test.to_numpy() == lr.n_test.to_numpy()).all()
+    assert lr.n_test.sum() < 90  # patients lacking T1WI or DWI are not scored on T1WI+DWI

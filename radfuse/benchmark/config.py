@@ -40,6 +40,7 @@ __all__ = [
     "DATASET_KINDS",
     "MODEL_ALIASES",
     "SUBSET_MODES",
+    "TRAIN_ROWS",
     "BenchmarkConfig",
     "CVConfig",
     "ConfigError",
@@ -80,6 +81,15 @@ _DEFAULT_SUBSET_MODE = {
     "MMTClassifier": "input_modalities",
     "GMENetClassifier": "blank_at_test",
 }
+
+#: Which training rows a model is fitted on: ``all`` (every row with at least one block of the
+#: fitted subset), ``subset`` (rows with every block of the fitted subset: for networks without a
+#: missing-modality mechanism), ``complete`` (rows with every modality of the dataset: the
+#: complete-case protocol).
+TRAIN_ROWS = ("all", "subset", "complete")
+
+# MFN-VAE has no missing-modality mechanism: it needs every block it reads.
+_DEFAULT_TRAIN_ROWS = {"MFNVAEClassifier": "subset"}
 
 DATASET_KINDS = (
     "phantom",
@@ -185,8 +195,10 @@ class ModelConfig:
         Keyword arguments of the preprocessing factory (``radfuse.make_radiomics_pipeline`` unless
         ``factory`` names another callable), or None for the bare estimator.
     train_rows : str
-        ``"all"`` trains on every training row; ``"complete"`` only on rows where every modality
-        of the dataset is present (the complete-case protocol).
+        One of :data:`TRAIN_ROWS`: ``"all"`` trains on every training row that has a block of the
+        fitted subset; ``"subset"`` only on rows with every block of the fitted subset (default
+        for MFN-VAE, which has no missing-modality mechanism); ``"complete"`` only on rows where
+        every modality of the dataset is present (the complete-case protocol).
     baseline : bool
         Whether this model is a baseline that the others are compared with.
     datasets : list of str or None
@@ -443,9 +455,11 @@ def _parse_model(i: int, raw, default_prep, dataset_names) -> ModelConfig:
                 f"{where}: subset_mode 'input_modalities' sets input_modalities per subset; remove "
                 "it from params (or use subset_mode 'blank_at_test' for an any-subset model)."
             )
-    train_rows = raw.get("train_rows", "all")
-    if train_rows not in ("all", "complete"):
-        raise ConfigError(f"{where}.train_rows: expected 'all' or 'complete', got {train_rows!r}.")
+    train_rows = raw.get("train_rows", _DEFAULT_TRAIN_ROWS.get(cls.__name__, "all"))
+    if train_rows not in TRAIN_ROWS:
+        raise ConfigError(
+            f"{where}.train_rows: expected one of {list(TRAIN_ROWS)}, got {train_rows!r}."
+        )
     datasets = raw.get("datasets")
     if datasets is not None:
         unknown = sorted(set(datasets) - set(dataset_names))

@@ -385,7 +385,9 @@ def _run_fit(
     split = fit.split
     model_seed = seed + split.repeat
     tr = split.train
-    if mcfg.train_rows == "complete":
+    if mcfg.train_rows == "complete" or (
+        mcfg.train_rows == "subset" and mcfg.subset_mode == "blank_at_test"
+    ):
         tr = tr[present[tr].all(axis=1)]
     mode = mcfg.subset_mode
     # With every modality as input no reconstruction target is left: the network then runs as a
@@ -405,6 +407,8 @@ def _run_fit(
         sub_idx = [all_mods.index(m) for m in fit.fit_subset]
         # rows without any block of the subset carry nothing for this model
         tr = tr[present[tr][:, sub_idx].any(axis=1)]
+        if mcfg.train_rows == "subset":
+            tr = tr[present[tr][:, sub_idx].all(axis=1)]
         X_train = X.iloc[tr, cols]
     elif mode == "input_modalities":
         # the network reads the subset's blocks, so a training row needs every one of them
