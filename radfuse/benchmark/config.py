@@ -3,20 +3,31 @@
 A configuration names datasets, models, modality subsets and the cross-validation protocol::
 
     name: default
-    seed: 0
-    n_jobs: 2
+    seed: 0                        # splits: seed + repeat; models and SMOTE: seed + repeat
+    n_jobs: 2                      # parallel fits (-1: every core)
+    backend: null                  # loky | threading | sequential | dask | tcp://scheduler:8786
+    threads_per_fit: null          # torch / BLAS threads per fit (default: cores / n_jobs)
+    device: null                   # passed to models with a `device` parameter
+    cache_dir: null                # phantom cohorts and extracted features
     datasets:
       - name: phantom
         kind: phantom              # phantom | manifest | table | breast_cancer_views |
         params: {n_patients: 279}  # multimodal | multicentre
-        spec: mri_all_filters
+        spec: mri_all_filters      # extraction spec (phantom, manifest)
+        label: label               # label column (manifest, table)
+        group: null                # centre column (group-aware CV, test_group)
+        missing: null              # e.g. {rate: 0.3}: blank blocks at random
+    preprocessing: {k: 10}         # make_radiomics_pipeline arguments for every model
     models:
       - name: LR
         class: LogisticRegression  # a known short name or a dotted path "package.module.Class"
         params: {max_iter: 2000}
         subset_mode: columns       # columns | input_modalities | blank_at_test
+        train_rows: all            # all | subset | complete
+        preprocessing: inherit     # or a mapping, or none for the bare estimator
     subsets: all                   # or a list such as [[T1WI], [T1WI, FLAIR]]
-    cv: {n_splits: 5, n_repeats: 1}
+    cv: {n_splits: 5, n_repeats: 1, group_aware: false, test_group: null}
+    comparison: {baseline: auto, n_bootstrap: 2000, alpha: 0.05}
 
 Everything that can be checked without training is checked here (unknown keys, unknown dataset
 kinds, models that cannot be imported, bad subset modes); the checks that need the data (modality
