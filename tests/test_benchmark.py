@@ -136,6 +136,7 @@ def test_table_shape_and_files(tiny_run):
         "auc_heatmap_mm.png",
         "modality_importance_mm.png",
         "auc_table_mm.md",
+        "oof_predictions.csv",
         "modality_importance.csv",
     ]:
         assert (out / name).is_file(), name

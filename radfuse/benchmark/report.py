@@ -4,6 +4,7 @@
 writes, next to them:
 
 - ``results.csv``: one row per (dataset, model, subset, repeat, fold) with every metric;
+- ``oof_predictions.csv``: the out-of-fold class probabilities of every patient, model and subset;
 - ``summary.csv`` and ``summary.md``: mean ± standard deviation over folds per (dataset, model,
   subset), the paper-style table, the comparison with the best baseline, modality importance and
   where the time went;
@@ -520,6 +521,16 @@ def write_report(out_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     if len(imp):
         imp.to_csv(out_dir / "modality_importance.csv", index=False)
     oof, classes_of = _oof(tasks)
+    frames = []
+    for (ds, model, subset, rep), df in oof.items():
+        classes = classes_of[ds]
+        df = df.rename(columns={f"p{i}": f"proba_{c}" for i, c in enumerate(classes)})
+        df.insert(0, "repeat", rep)
+        df.insert(0, "subset", subset)
+        df.insert(0, "model", model)
+        df.insert(0, "dataset", ds)
+        frames.append(df)
+    pd.concat(frames, ignore_index=True).to_csv(out_dir / "oof_predictions.csv", index=False)
 
     metrics = _metric_cols(results)
     md = [f"# Benchmark `{plan['name']}`", ""]
