@@ -286,7 +286,7 @@ def build_estimator(
     if (
         "n_jobs" in accepted
         and params.get("n_jobs") is None
-        and not cls.__module__.startswith("sklearn")
+        and not getattr(cls.__init__, "__module__", "").startswith("sklearn")
     ):
         params["n_jobs"] = threads
     if "nthread" in accepted and params.get("nthread") is None and "n_jobs" not in accepted:
