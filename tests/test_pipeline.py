@@ -13,10 +13,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.preprocessing import RobustScaler, StandardScaler
-from threadpoolctl import threadpool_limits
 from xgboost import XGBClassifier
 
-from radfuse.datasets import load_breast_cancer_views, simulate_missing_modalities
 from radfuse.selection import (
     STEP_NAMES,
     BlockChecker,
@@ -27,24 +25,6 @@ from radfuse.selection import (
     make_radiomics_pipeline,
     selected_counts,
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small problems: BLAS/OpenMP threads only add contention on a shared machine
-    with threadpool_limits(1):
-        yield
-
-
-@pytest.fixture(scope="module")
-def views():
-    return load_breast_cancer_views()
-
-
-@pytest.fixture(scope="module")
-def views_missing(views):
-    X, y = views
-    return simulate_missing_modalities(X, rate=0.3, random_state=0), y
 
 
 def _cv(seed=0, k=5):

@@ -13,9 +13,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
-from radfuse.datasets import load_breast_cancer_views, simulate_missing_modalities
 from radfuse.selection import (
     CorrelationFilter,
     ModalityWiseSelector,
@@ -26,24 +24,6 @@ from radfuse.selection import (
     mann_whitney_scores,
     nan_correlation,
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small problems: BLAS/OpenMP threads only add contention on a shared machine
-    with threadpool_limits(1):
-        yield
-
-
-@pytest.fixture(scope="module")
-def views():
-    return load_breast_cancer_views()
-
-
-@pytest.fixture(scope="module")
-def views_missing(views):
-    X, y = views
-    return simulate_missing_modalities(X, rate=0.3, random_state=0), y
 
 
 # -- scores and correlations -------------------------------------------------------------------

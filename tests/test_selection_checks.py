@@ -11,7 +11,6 @@ import pytest
 from imblearn.utils.estimator_checks import estimator_checks_generator
 from sklearn.feature_selection import SelectKBest, VarianceThreshold
 from sklearn.utils.estimator_checks import _get_check_estimator_ids, parametrize_with_checks
-from threadpoolctl import threadpool_limits
 
 from radfuse.estimator_checks import expected_failed_checks
 from radfuse.selection import (
@@ -40,13 +39,6 @@ ESTIMATORS = [
     PatternAwareSMOTE(random_state=0),
     PatternAwareSMOTE(random_state=0, kind="borderline-2", k_neighbors=3),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small problems: BLAS/OpenMP threads only add contention on a shared machine
-    with threadpool_limits(1):
-        yield
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)

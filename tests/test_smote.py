@@ -11,27 +11,13 @@ from imblearn.over_sampling import BorderlineSMOTE
 from imblearn.pipeline import make_pipeline
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from radfuse.datasets import (
-    load_breast_cancer_views,
     make_multimodal_classification,
     simulate_missing_modalities,
 )
 from radfuse.modality import ModalityLayout
 from radfuse.selection import PatternAwareSMOTE, allocate_synthetic
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small problems: BLAS/OpenMP threads only add contention on a shared machine
-    with threadpool_limits(1):
-        yield
-
-
-@pytest.fixture(scope="module")
-def views():
-    return load_breast_cancer_views()
 
 
 @pytest.fixture(scope="module")
