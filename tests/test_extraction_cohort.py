@@ -378,3 +378,13 @@ def test_sklearn_estimator_checks(estimator, check):
 def test_sklearn_tags_say_manifest_input():
     tags = RadiomicsExtractor().__sklearn_tags__()
     assert tags.input_tags.string and not tags.input_tags.two_d_array
+
+
+def test_complex_feature_values():
+    # NumPy >= 2.5 makes PyRadiomics' shape axis lengths complex with a zero imaginary part.
+    from radfuse.extraction.cohort import _real
+
+    assert _real("original_shape_Elongation", np.complex128(0.7 + 0j)) == 0.7
+    assert isinstance(_real("x", np.float32(2.5)), float)
+    with pytest.raises(ValueError, match="original_shape_Flatness is complex"):
+        _real("original_shape_Flatness", np.complex128(0.7 + 0.1j))

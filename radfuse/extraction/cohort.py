@@ -236,8 +236,23 @@ def extract_case(case: Case, params: dict, mode: str = "exact", *, resample_mask
         if k.startswith("diagnostics_"):
             diagnostics[k] = str(v)
         else:
-            features[k] = float(v)
+            features[k] = _real(k, v)
     return features, diagnostics
+
+
+def _real(name: str, value) -> float:
+    """A feature value as float; complex values must have a negligible imaginary part.
+
+    With NumPy >= 2.5, PyRadiomics' shape axis lengths (from ``numpy.linalg.eigvals``) come back
+    as complex numbers with a zero imaginary part; anything else complex is an error, not a value
+    to truncate silently.
+    """
+    if np.iscomplexobj(value):
+        z = complex(value)
+        if abs(z.imag) > 1e-9 * max(1.0, abs(z.real)):
+            raise ValueError(f"feature {name} is complex ({z!r}); expected a real value")
+        return float(z.real)
+    return float(value)
 
 
 _itk_lock = threading.Lock()
