@@ -125,6 +125,9 @@ class GMENetClassifier(TorchClassifierBase):
     the modality names survive, in a ``Pipeline``).
     """
 
+    # one fit per fold serves every subset: GMENet generates the blanked blocks
+    _benchmark_defaults = {"subset_mode": "blank_at_test"}
+
     _multi_task = True
 
     def __init__(

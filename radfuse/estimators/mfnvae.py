@@ -63,6 +63,9 @@ n_iter_no_change, tol, class_weight, device, mixed_precision, random_state, verb
     input_modalities_ : list of str
     """
 
+    # no missing-modality mechanism: it needs every block it reads
+    _benchmark_defaults = {"train_rows": "subset"}
+
     def __init__(
         self,
         input_modalities=None,

@@ -122,6 +122,9 @@ class MMTClassifier(TorchClassifierBase):
     linear from a token and the MAE is on the features' scale.
     """
 
+    # MMT-2M / MMT-1M: fitted on every block, reading only the subset's (the rest are targets)
+    _benchmark_defaults = {"subset_mode": "input_modalities"}
+
     def __init__(
         self,
         input_modalities=None,
