@@ -68,14 +68,14 @@ def warm_up(n_jobs: int) -> float:
     return time.perf_counter() - t0
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", default=None, help="benchmark YAML (default: small)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument(
         "--threads", type=int, default=None, help="threads per fit (default: a fair share)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     config = args.config or SMALL
     if args.threads is not None:
         from radfuse.benchmark import load_config

@@ -2,7 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/extraction_speed.py [--n-patients 279] [--skip-ct] [--skip-cohort]
+    python benchmarks/extraction_speed.py [--n-patients 279] [--spec mri_all_filters]
+        [--skip-cases] [--skip-ct] [--skip-cohort]
 
 1. Per real case of ``../shared/data/pyradiomics_cases`` (spec ``reference_all_filters``) and
    for a CT-sized synthetic volume (512 x 512 x 48 voxels, a small lesion; spec
@@ -86,9 +87,11 @@ def ct_volume(shape=(48, 512, 512), spacing=(0.7, 0.7, 2.5), seed=0):
     return image, mask
 
 
-def bench_cases(repeats: int, skip_ct: bool):
+def bench_cases(repeats: int, skip_cases: bool, skip_ct: bool):
     print("== per case: plain PyRadiomics (full image) vs radfuse (exact crop) ==")
-    if CASES_DIR.is_dir():
+    if skip_cases:
+        print("(real cases skipped)")
+    elif CASES_DIR.is_dir():
         for case in ("breast1", "brain1", "brain2"):
             _time_case(
                 case,
@@ -105,21 +108,18 @@ def bench_cases(repeats: int, skip_ct: bool):
         _time_case(f"CT 512x512x48 ({n} vox)", image, mask, "ct_all_filters", 1)
 
 
-def bench_cohort(n_patients: int, workdir: Path):
+def bench_cohort(n_patients: int, workdir: Path, spec: str):
+    from radfuse.datasets import make_phantom_cohort
     from radfuse.extraction import extract_cohort, read_manifest
 
-    print(f"== cohort: phantom, {n_patients} patients x 3 modalities, spec mri_all_filters ==")
-    try:
-        from radfuse.datasets import make_phantom_cohort
-    except ImportError:  # pragma: no cover
-        raise SystemExit("radfuse.datasets.make_phantom_cohort is not available") from None
+    print(f"== cohort: phantom, {n_patients} patients x 3 modalities, spec {spec} ==")
     cohort_dir = workdir / "phantom"
     make_phantom_cohort(cohort_dir, n_patients=n_patients, random_state=0, progress=False)
     manifest = cohort_dir / "manifest.csv"
     # Start the two loky workers (process launch and imports, once per session) before timing,
     # as a long extraction amortises them; both timed runs fill a fresh cache, so they do the
     # same work (hashing, writing) apart from the number of workers.
-    extract_cohort(read_manifest(manifest).head(1), "mri_all_filters", n_jobs=2, progress=False)
+    extract_cohort(read_manifest(manifest).head(1), spec, n_jobs=2, progress=False)
     for name in ("cache_1", "cache_2"):
         shutil.rmtree(workdir / name, ignore_errors=True)
     runs = {}
@@ -129,7 +129,7 @@ def bench_cohort(n_patients: int, workdir: Path):
         ("n_jobs=2 from cache", dict(n_jobs=2, cache_dir=workdir / "cache_2")),
     ]:
         t0 = time.perf_counter()
-        res = extract_cohort(manifest, "mri_all_filters", progress=False, **kw)
+        res = extract_cohort(manifest, spec, progress=False, **kw)
         dt = time.perf_counter() - t0
         runs[label] = (dt, res)
         s = res.summary
@@ -151,6 +151,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-patients", type=int, default=279)
     parser.add_argument("--repeats", type=int, default=2, help="best of N for the real cases")
+    parser.add_argument("--spec", default="mri_all_filters", help="spec of the cohort runs")
+    parser.add_argument("--skip-cases", action="store_true", help="skip the real cases")
     parser.add_argument("--skip-ct", action="store_true")
     parser.add_argument("--skip-cohort", action="store_true")
     parser.add_argument("--workdir", default=None, help="folder for the phantom cohort / cache")
@@ -160,11 +162,11 @@ def main(argv=None):
 
     radiomics.setVerbosity(logging.ERROR)
     print(f"load average {os.getloadavg()}, {os.cpu_count()} CPUs")
-    bench_cases(args.repeats, args.skip_ct)
+    bench_cases(args.repeats, args.skip_cases, args.skip_ct)
     if not args.skip_cohort:
         workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="rf-bench-"))
         try:
-            bench_cohort(args.n_patients, workdir)
+            bench_cohort(args.n_patients, workdir, args.spec)
         finally:
             if args.workdir is None:
                 shutil.rmtree(workdir, ignore_errors=True)
