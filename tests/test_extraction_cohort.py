@@ -179,7 +179,7 @@ def test_resample_mask_option(bad_cohort):
 
 def test_manifest_error_stops_before_extraction(bad_cohort, monkeypatch):
     calls = []
-    monkeypatch.setattr(cohort, "_run_case", lambda *a: calls.append(a))
+    monkeypatch.setattr(cohort, "run_case", lambda *a: calls.append(a))
     dup = pd.concat([bad_cohort.iloc[:1], bad_cohort.iloc[:1]])
     with pytest.raises(ManifestError, match="duplicate"):
         extract_cohort(dup, SPEC, progress=False)
@@ -212,7 +212,7 @@ def test_lbp3d_without_sph_harm_is_reported(cohort_dir, monkeypatch):
 # ------------------------------------------------------------------------------------------------
 # cache and resume
 # ------------------------------------------------------------------------------------------------
-_REAL_RUN_CASE = cohort._run_case
+_REAL_RUN_CASE = cohort.run_case
 
 
 class _Killed(BaseException):
@@ -229,7 +229,7 @@ def _counting(monkeypatch, stop_after=None):
         calls.append((case.patient_id, case.modality))
         return real(case, *args)
 
-    monkeypatch.setattr(cohort, "_run_case", wrapped)
+    monkeypatch.setattr(cohort, "run_case", wrapped)
     return calls
 
 
@@ -382,7 +382,7 @@ def test_sklearn_tags_say_manifest_input():
 
 def test_complex_feature_values():
     # NumPy >= 2.5 makes PyRadiomics' shape axis lengths complex with a zero imaginary part.
-    from radfuse.extraction.cohort import _real
+    from radfuse.extraction.case import _real
 
     assert _real("original_shape_Elongation", np.complex128(0.7 + 0j)) == 0.7
     assert isinstance(_real("x", np.float32(2.5)), float)

@@ -4,15 +4,12 @@ Public names: :func:`read_manifest`, :func:`extract_cohort`, :class:`RadiomicsEx
 :func:`load_spec`, :func:`list_specs`.
 """
 
-from radfuse.extraction.cohort import (
-    ExtractionResult,
-    RadiomicsExtractor,
-    extract_cohort,
-    feature_names,
-)
-from radfuse.extraction.exact import ExactExtractor, FilterSkippedError
+from radfuse.extraction.cohort import ExtractionResult, extract_cohort
+from radfuse.extraction.exact import ExactExtractor
 from radfuse.extraction.manifest import ManifestError, read_manifest
+from radfuse.extraction.naming import FilterSkippedError, feature_names
 from radfuse.extraction.specs import FeatureSpec, list_specs, load_spec
+from radfuse.extraction.transformer import RadiomicsExtractor
 
 __all__ = [
     "ExactExtractor",

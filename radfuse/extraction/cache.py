@@ -9,17 +9,18 @@ One JSON file per (image, mask, spec) in the cache folder. Its name is a SHA-256
 
 so renaming or moving files keeps the cache valid, while any changed byte, setting or version
 gives new keys (stale values are never served). Files are written to a temporary name in the
-same folder and moved into place with :func:`os.replace`, so a killed run leaves either a
-complete entry or none.
+same folder and moved into place (:func:`radfuse._utils.io.atomic_write_json`), so a killed run
+leaves either a complete entry or none.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from radfuse._utils.hashing import json_digest
+from radfuse._utils.io import atomic_write_json
 
 __all__ = ["CACHE_FORMAT", "FeatureCache", "file_digest"]
 
@@ -59,7 +60,7 @@ class FeatureCache:
     @staticmethod
     def key(image_digest: str, mask_digest: str, spec_fingerprint: str, options: dict) -> str:
         """Cache key of one case."""
-        payload = json.dumps(
+        return json_digest(
             {
                 "format": CACHE_FORMAT,
                 "pyradiomics": _pyradiomics_version(),
@@ -67,11 +68,8 @@ class FeatureCache:
                 "mask": mask_digest,
                 "spec": spec_fingerprint,
                 "options": options,
-            },
-            sort_keys=True,
-            default=str,
+            }
         )
-        return hashlib.sha256(payload.encode()).hexdigest()
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
@@ -89,25 +87,15 @@ class FeatureCache:
         return entry
 
     def put(self, key: str, features: dict, diagnostics: dict, meta: dict | None = None) -> None:
-        """Store one case atomically (temporary file + ``os.replace``)."""
+        """Store one case atomically (a temporary file moved into place)."""
         entry = {
             "key": key,
             "features": features,
             "diagnostics": diagnostics,
             "meta": meta or {},
         }
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.folder)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                # floats are written with repr: they read back bit-identical
-                json.dump(entry, fh, allow_nan=True)
-            os.replace(tmp, self.path(key))
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        # floats are written with repr and NaN is kept: they read back bit-identical
+        atomic_write_json(self.path(key), entry)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.folder.glob("*.json"))

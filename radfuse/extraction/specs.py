@@ -8,14 +8,15 @@ the top of the repository, copied into the wheel as ``radfuse/_data/feature_spec
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import yaml
+
+from radfuse._utils.hashing import json_digest
+from radfuse._utils.resources import data_dirs
 
 __all__ = ["FeatureSpec", "list_specs", "load_spec", "spec_dirs", "validate_params"]
 
@@ -28,17 +29,7 @@ def spec_dirs() -> list[Path]:
     The wheel's ``radfuse/_data/feature_specs`` first, then ``<repo>/feature_specs`` (an
     editable install or a source checkout).
     """
-    dirs = []
-    try:
-        packaged = resources.files("radfuse").joinpath("_data", "feature_specs")
-        if packaged.is_dir():
-            dirs.append(Path(str(packaged)))
-    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):  # pragma: no cover
-        pass
-    repo = Path(__file__).resolve().parents[2] / "feature_specs"
-    if repo.is_dir():
-        dirs.append(repo)
-    return dirs
+    return data_dirs("feature_specs")
 
 
 def _description(text: str) -> str:
@@ -126,8 +117,7 @@ class FeatureSpec:
 
     def fingerprint(self) -> str:
         """SHA-256 of the resolved settings (canonical JSON)."""
-        text = json.dumps(self.resolved(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
+        return json_digest(self.resolved())
 
     @property
     def image_types(self) -> list[str]:

@@ -8,14 +8,12 @@ from radfuse.selection.filters import (
     CorrelationFilter,
     MRMRSelector,
     UnivariateSelector,
-    anova_scores,
     l1_selector,
-    mann_whitney_scores,
-    nan_correlation,
 )
 from radfuse.selection.modality_wise import ModalityWiseSelector
 from radfuse.selection.pipeline import STEP_NAMES, make_radiomics_pipeline, selected_counts
 from radfuse.selection.scaling import BlockChecker
+from radfuse.selection.scores import anova_scores, mann_whitney_scores, nan_correlation
 from radfuse.selection.smote import PatternAwareSMOTE, allocate_synthetic
 
 __all__ = [

@@ -21,7 +21,8 @@ from radfuse.selection._validation import (
     layout_of,
     row_labels_of,
 )
-from radfuse.selection.filters import MRMRSelector, anova_scores
+from radfuse.selection.filters import MRMRSelector
+from radfuse.selection.scores import anova_scores
 
 __all__ = ["ModalityWiseSelector"]
 

@@ -1,12 +1,4 @@
-"""The one data convention of radfuse: modality blocks in a wide feature table.
-
-A feature table has one row per patient and one column per ``"<MODALITY>__<feature>"``. The
-columns sharing a modality prefix form a *block*. A patient lacking a modality has the whole block
-NaN; NaN inside an otherwise present block is a bad value and is reported, never taken for a
-missing modality.
-
-This module is the only place in radfuse that splits or formats column names.
-"""
+"""Modality blocks of a wide feature table: which columns belong to which modality."""
 
 from __future__ import annotations
 
@@ -15,63 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "SEP",
-    "ModalityLayout",
-    "check_blocks",
-    "format_name",
-    "infer_modalities",
-    "presence_mask",
-    "split_name",
-]
+from radfuse.modality.names import SEP, SINGLE_BLOCK, abbrev, check_unique, split_name
 
-#: Separator between the modality (block) name and the feature name.
-SEP = "__"
-
-#: Block name given to a plain array (or a table whose columns carry no modality prefix).
-SINGLE_BLOCK = "X"
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """Split ``"<MODALITY>__<feature>"`` into ``(modality, feature)``.
-
-    The split is at the first ``"__"``, so feature names may contain double underscores.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is not a string with a non-empty modality and feature around ``"__"``.
-    """
-    if not isinstance(name, str) or SEP not in name:
-        raise ValueError(
-            f"Column {name!r} has no modality prefix: expected '<MODALITY>{SEP}<feature>', "
-            f"for example 'T1WI{SEP}original_firstorder_Mean'."
-        )
-    modality, feature = name.split(SEP, 1)
-    if not modality or not feature:
-        raise ValueError(
-            f"Column {name!r} has an empty modality or feature name: expected "
-            f"'<MODALITY>{SEP}<feature>'."
-        )
-    return modality, feature
-
-
-def format_name(modality: str, feature: str) -> str:
-    """Return the column name ``"<modality>__<feature>"``.
-
-    Raises
-    ------
-    ValueError
-        If ``modality`` is empty or contains ``"__"`` (it would not round-trip), or ``feature``
-        is empty.
-    """
-    if not modality or SEP in modality:
-        raise ValueError(
-            f"Modality name {modality!r} must be non-empty and must not contain {SEP!r}."
-        )
-    if not feature:
-        raise ValueError(f"Feature name for modality {modality!r} must be non-empty.")
-    return f"{modality}{SEP}{feature}"
+__all__ = ["ModalityLayout", "check_blocks", "infer_modalities", "presence_mask"]
 
 
 def infer_modalities(columns: Iterable[str]) -> list[str]:
@@ -83,22 +21,6 @@ def infer_modalities(columns: Iterable[str]) -> list[str]:
         If any column lacks the ``"<MODALITY>__"`` prefix (all offending names are listed).
     """
     return list(ModalityLayout.from_feature_names(columns, require_blocks=True).names)
-
-
-def _check_unique(names: Sequence[str]) -> None:
-    seen, dup = set(), []
-    for n in names:
-        if n in seen and n not in dup:
-            dup.append(n)
-        seen.add(n)
-    if dup:
-        raise ValueError(f"Duplicate column names {dup[:10]}: every column must be unique.")
-
-
-def _abbrev(names: Sequence, limit: int = 8) -> str:
-    names = list(names)
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(repr(n) for n in names[:limit]) + more
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,14 +72,14 @@ class ModalityLayout:
             error, because one cannot tell which block the unprefixed columns belong to.
         """
         names = [str(n) for n in feature_names]
-        _check_unique(names)
+        check_unique(names)
         has_sep = [SEP in n for n in names]
         if not require_blocks and not any(has_sep):
             return cls.single_block(len(names), names)
         bad = [n for n, ok in zip(names, has_sep) if not ok]
         if bad:
             raise ValueError(
-                f"Columns {_abbrev(bad)} have no modality prefix: every column must be named "
+                f"Columns {abbrev(bad)} have no modality prefix: every column must be named "
                 f"'<MODALITY>{SEP}<feature>' (e.g. 'T1WI{SEP}original_firstorder_Mean'; clinical "
                 f"variables as 'CLIN{SEP}age'), or pass modalities= explicitly."
             )
@@ -186,7 +108,7 @@ class ModalityLayout:
         """
         if feature_names is not None:
             feature_names = [str(n) for n in feature_names]
-            _check_unique(feature_names)
+            check_unique(feature_names)
             n_features = len(feature_names)
         if n_features is None:
             raise ValueError("from_mapping needs feature_names or n_features.")
@@ -212,7 +134,7 @@ class ModalityLayout:
                     unknown.append(c)
             if unknown:
                 raise ValueError(
-                    f"modalities= maps {mod!r} to columns that do not exist: {_abbrev(unknown)}. "
+                    f"modalities= maps {mod!r} to columns that do not exist: {abbrev(unknown)}. "
                     f"Expected column names of X or integer positions in [0, {n_features})."
                 )
             for j in idx:
@@ -229,7 +151,7 @@ class ModalityLayout:
         if missing:
             labels = [feature_names[j] for j in missing] if feature_names else missing
             raise ValueError(
-                f"modalities= leaves columns {_abbrev(labels)} outside every block; map every "
+                f"modalities= leaves columns {abbrev(labels)} outside every block; map every "
                 "column to a modality (or drop the columns before this step)."
             )
         fn = None if feature_names is None else np.asarray(feature_names, dtype=object)
@@ -265,7 +187,7 @@ class ModalityLayout:
         if isinstance(modalities, str):
             modalities = [modalities]
         wanted = [str(m) for m in modalities]
-        _check_unique(wanted)
+        check_unique(wanted)
         if feature_names is None:
             raise ValueError(
                 f"modalities={wanted!r} names blocks, but X has no column names; pass a DataFrame "
