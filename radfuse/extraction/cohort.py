@@ -158,7 +158,7 @@ def extract_cohort(
                 opts = {**options, "label_value": case.label_value}
                 key = cache.key(file_digest(case.image), file_digest(case.mask), fingerprint, opts)
             except OSError:
-                key = None  # a missing or unreadable file: the worker reports it
+                pass  # a missing or unreadable file: the worker reports it
             entry = cache.get(key) if key is not None else None
             if entry is not None:
                 outcomes.append(

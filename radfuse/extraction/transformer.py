@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import numbers
+import os
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from radfuse.extraction.cohort import extract_cohort
 from radfuse.extraction.exact import MODES
 from radfuse.extraction.manifest import manifest_modalities, read_manifest
 from radfuse.extraction.naming import feature_names
-from radfuse.extraction.specs import load_spec
+from radfuse.extraction.specs import FeatureSpec, load_spec
 from radfuse.modality import format_name
 
 __all__ = ["RadiomicsExtractor"]
@@ -56,6 +61,17 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
     :meth:`get_feature_names_out`.
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "spec": [str, os.PathLike, dict, FeatureSpec],
+        "n_jobs": [numbers.Integral, None],
+        "cache_dir": [str, os.PathLike, None],
+        "backend": [str, None],
+        "scheduler": [str, None],
+        "mode": [StrOptions(set(MODES))],
+        "resample_mask": ["boolean"],
+        "progress": ["boolean"],
+    }
+
     def __init__(
         self,
         spec="mri_all_filters",
@@ -85,8 +101,7 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
             Wide (or long) manifest, see :func:`radfuse.read_manifest`.
         y : ignored
         """
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}.")
+        self._validate_params()
         man = read_manifest(X)
         self.spec_ = load_spec(self.spec)
         names = feature_names(self.spec_)
