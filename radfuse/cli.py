@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
 from radfuse import __version__
@@ -82,17 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     module_name, func_name = _COMMANDS[args.command]
-    # Only a sub-command whose module is absent is "not available"; an import error inside an
-    # existing module is a bug and propagates.
-    func = None
-    if importlib.util.find_spec(module_name) is not None:
-        func = getattr(importlib.import_module(module_name), func_name, None)
-    if func is None:
-        print(
-            f"radfuse {args.command}: not available yet in radfuse {__version__}.",
-            file=sys.stderr,
-        )
-        return 2
+    func = getattr(importlib.import_module(module_name), func_name)
     return int(func(args) or 0)
 
 

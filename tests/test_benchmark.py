@@ -13,8 +13,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from radfuse.benchmark import ConfigError, load_config, run_benchmark
-from radfuse.benchmark.config import find_config
-from radfuse.benchmark.runner import task_path
+from radfuse.benchmark.loading import find_config
+from radfuse.benchmark.store import task_path
 
 # a lean preprocessing for tests: the standard pipeline with few features per modality
 PREP = {"k": 3}
@@ -491,7 +491,7 @@ def test_incomplete_rows_per_model(tmp_path):
         {
             "name": "MFN",
             "class": "MFNVAEClassifier",
-            "params": {"max_epochs": 2, "hidden": [8], "latent_dim": 4, "device": "cpu"},
+            "params": {"max_epochs": 2, "encoder_dims": [8], "latent_dim": 4, "device": "cpu"},
         },
     ]
     res = run_benchmark(cfg, out_dir=tmp_path, progress=False).results

@@ -4,10 +4,29 @@
 shipped one such as ``"default"``) and writes per-fold results, summaries, a paper-style table,
 paired comparisons with the best baseline and plots into an output folder; ``radfuse bench`` and
 ``radfuse report`` are its command-line faces.
+
+Modules, one job each: the configuration (:mod:`~radfuse.benchmark.schema`,
+:mod:`~radfuse.benchmark.parsing`, :mod:`~radfuse.benchmark.loading`), the datasets
+(:mod:`~radfuse.benchmark.data`), the splits (:mod:`~radfuse.benchmark.splits`), the plan and
+subset names (:mod:`~radfuse.benchmark.plan`), building a model (:mod:`~radfuse.benchmark.build`),
+one fit (:mod:`~radfuse.benchmark.fit`), the task store (:mod:`~radfuse.benchmark.store`), the
+environment record (:mod:`~radfuse.benchmark.environment`), the backends
+(:mod:`~radfuse.benchmark.backends`), the orchestration (:mod:`~radfuse.benchmark.runner`), and
+the report: metrics, statistics, tables, comparisons, plots and the markdown summary
+(:mod:`~radfuse.benchmark.report`).
 """
 
-from radfuse.benchmark.config import ConfigError, load_config
+from radfuse.benchmark.loading import load_config
 from radfuse.benchmark.report import write_report
 from radfuse.benchmark.runner import BenchmarkResult, run_benchmark
+from radfuse.benchmark.schema import ConfigError
+from radfuse.benchmark.tables import load_results
 
-__all__ = ["BenchmarkResult", "ConfigError", "load_config", "run_benchmark", "write_report"]
+__all__ = [
+    "BenchmarkResult",
+    "ConfigError",
+    "load_config",
+    "load_results",
+    "run_benchmark",
+    "write_report",
+]

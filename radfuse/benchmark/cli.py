@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from radfuse.benchmark.config import ConfigError
+from radfuse.benchmark.schema import ConfigError
 
 __all__ = ["run_bench", "run_report"]
 

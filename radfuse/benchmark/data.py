@@ -18,10 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radfuse.benchmark.config import ConfigError, DatasetConfig
+from radfuse._utils.hashing import json_digest
+from radfuse.benchmark.schema import ConfigError, DatasetConfig
 from radfuse.modality import ModalityLayout
 
 __all__ = ["BenchData", "load_dataset", "make_multicentre_table"]
+
+# length of cache keys in file names (kept: existing caches stay valid)
+_KEY_LENGTH = 12
 
 
 @dataclass
@@ -51,10 +55,6 @@ class BenchData:
     modalities: list[str]
     info: dict = field(default_factory=dict)
 
-    @property
-    def layout(self) -> ModalityLayout:
-        return ModalityLayout.from_feature_names(self.X.columns, require_blocks=True)
-
     def fingerprint(self) -> str:
         """A hash of the table, labels and groups (a changed dataset invalidates stored tasks)."""
         h = hashlib.sha256()
@@ -65,10 +65,6 @@ class BenchData:
         if self.groups is not None:
             h.update(np.asarray(self.groups).astype(str).tobytes())
         return h.hexdigest()[:16]
-
-
-def _hash(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 # -- synthetic multi-centre table ---------------------------------------------------------------
@@ -184,8 +180,9 @@ def _extract(manifest_path: Path, dcfg: DatasetConfig, cache: Path, n_jobs, prog
             f"dataset {dcfg.name!r}: manifest {manifest_path} has no label column "
             f"{dcfg.label!r} (columns: {list(manifest.columns)}); add it or set 'label:'."
         )
-    key = _hash(
-        {"manifest": str(manifest_path), "spec": dcfg.spec, "mtime": manifest_path.stat().st_mtime}
+    key = json_digest(
+        {"manifest": str(manifest_path), "spec": dcfg.spec, "mtime": manifest_path.stat().st_mtime},
+        _KEY_LENGTH,
     )
     table_file = cache / f"features_{dcfg.name}_{key}.parquet"
     errors_file = cache / f"errors_{dcfg.name}_{key}.csv"
@@ -227,7 +224,7 @@ def _phantom(dcfg: DatasetConfig, cache: Path, n_jobs, progress, seed, info):
     from radfuse.datasets import make_phantom_cohort
 
     params = {"random_state": seed, **dcfg.params}
-    folder = cache / f"phantom_{_hash(params)}"
+    folder = cache / f"phantom_{json_digest(params, _KEY_LENGTH)}"
     marker = folder / ".radfuse_complete.json"
     t0 = time.perf_counter()
     if not marker.is_file():
@@ -355,12 +352,13 @@ def load_dataset(
     X = X.apply(pd.to_numeric, errors="coerce") if X.dtypes.ne(float).any() else X
     layout = ModalityLayout.from_feature_names(X.columns, require_blocks=True)
     mods = list(layout.names)
-    if dcfg.modalities is not None:
-        unknown = [m for m in dcfg.modalities if m not in mods]
+    if dcfg.keep_modalities is not None:
+        unknown = [m for m in dcfg.keep_modalities if m not in mods]
         if unknown:
-            raise ConfigError(f"{where}: modalities {unknown} are not in the data; it has {mods}.")
-        X = X[[c for m in dcfg.modalities for c in layout.feature_names_of(m)]]
-        mods = list(dcfg.modalities)
+            raise ConfigError(
+                f"{where}: keep_modalities {unknown} are not in the data; it has {mods}."
+            )
+        X = X[[c for m in dcfg.keep_modalities for c in layout.feature_names_of(m)]]
     if y.isna().any():
         raise ConfigError(
             f"{where}: patients {list(y.index[y.isna()][:8])} have no label; remove them or fill "

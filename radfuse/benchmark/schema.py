@@ -1,0 +1,288 @@
+"""Benchmark configuration schema: the dataclasses, the accepted values and :class:`ConfigError`.
+
+A configuration names datasets, models, modality subsets and the cross-validation protocol::
+
+    name: default
+    seed: 0                        # splits: seed + repeat; models and SMOTE: seed + repeat
+    n_jobs: 2                      # parallel fits (-1: every core)
+    backend: null                  # loky | threading | sequential | dask | tcp://scheduler:8786
+    threads_per_fit: null          # torch / BLAS threads per fit (default: cores / n_jobs)
+    device: null                   # passed to models with a `device` parameter
+    cache_dir: null                # phantom cohorts and extracted features
+    datasets:
+      - name: phantom
+        kind: phantom              # phantom | manifest | table | breast_cancer_views |
+        params: {n_patients: 279}  # multimodal | multicentre
+        spec: mri_all_filters      # extraction spec (phantom, manifest)
+        label: label               # label column (manifest, table)
+        group: null                # centre column (group-aware CV, test_group)
+        keep_modalities: null      # e.g. [T1WI, FLAIR]: keep these blocks, drop the rest
+        missing: null              # e.g. {rate: 0.3}: blank blocks at random
+    preprocessing: {k: 10}         # make_radiomics_pipeline arguments for every model
+    models:
+      - name: LR
+        class: LogisticRegression  # a known short name or a dotted path "package.module.Class"
+        params: {max_iter: 2000}
+        subset_mode: columns       # columns | input_modalities | blank_at_test
+        train_rows: all            # all | subset | complete
+        preprocessing: inherit     # or a mapping, or none for the bare estimator
+    subsets: all                   # or a list such as [[T1WI], [T1WI, FLAIR]]
+    cv: {n_splits: 5, n_repeats: 1, group_aware: false, test_group: null}
+    comparison: {baseline: auto, n_bootstrap: 2000, alpha: 0.05}
+
+A model's default ``subset_mode`` and ``train_rows`` come from its class's
+``_benchmark_defaults`` (a dict with optional keys ``"subset_mode"`` and ``"train_rows"``),
+else ``"columns"`` and ``"all"``. :mod:`radfuse.benchmark.parsing` validates a mapping into these
+dataclasses, :mod:`radfuse.benchmark.loading` finds and reads YAML files.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "DATASET_KINDS",
+    "MODEL_ALIASES",
+    "SUBSET_MODES",
+    "TRAIN_ROWS",
+    "BenchmarkConfig",
+    "CVConfig",
+    "ConfigError",
+    "DatasetConfig",
+    "ModelConfig",
+    "import_object",
+]
+
+
+class ConfigError(ValueError):
+    """A benchmark configuration is invalid; the message says where and what to write instead."""
+
+
+#: Short class names accepted in ``class:`` (anything else must be a dotted import path).
+MODEL_ALIASES = {
+    "LogisticRegression": "sklearn.linear_model.LogisticRegression",
+    "RandomForestClassifier": "sklearn.ensemble.RandomForestClassifier",
+    "SVC": "sklearn.svm.SVC",
+    "XGBClassifier": "xgboost.XGBClassifier",
+    "MMTClassifier": "radfuse.MMTClassifier",
+    "MFNVAEClassifier": "radfuse.MFNVAEClassifier",
+    "GMENetClassifier": "radfuse.GMENetClassifier",
+}
+
+#: How a model meets a modality subset S.
+#:
+#: ``columns``           fitted and tested on S's columns only (one fit per subset);
+#: ``input_modalities``  fitted on every column with ``input_modalities=S`` (the other blocks are
+#:                       training-time targets, e.g. MMT's reconstruction), tested with only S;
+#: ``blank_at_test``     fitted once per fold on every column, tested with the blocks outside S
+#:                       blanked (NaN); one fit serves every subset.
+SUBSET_MODES = ("columns", "input_modalities", "blank_at_test")
+
+#: Which training rows a model is fitted on: ``all`` (every row with at least one block of the
+#: fitted subset), ``subset`` (rows with every block of the fitted subset: for networks without a
+#: missing-modality mechanism), ``complete`` (rows with every modality of the dataset: the
+#: complete-case protocol).
+TRAIN_ROWS = ("all", "subset", "complete")
+
+DATASET_KINDS = (
+    "phantom",
+    "manifest",
+    "table",
+    "breast_cancer_views",
+    "multimodal",
+    "multicentre",
+)
+
+
+@dataclass
+class DatasetConfig:
+    """One dataset of the benchmark.
+
+    Attributes
+    ----------
+    name : str
+        Name used in tables and file names.
+    kind : str
+        One of :data:`DATASET_KINDS`.
+    params : dict
+        Keyword arguments of the generator (``phantom``, ``multimodal``, ``multicentre``).
+    path : str or None
+        Manifest (``manifest``) or feature table (``table``: CSV or Parquet).
+    label : str
+        Label column (``table``, ``manifest``, ``phantom``).
+    group : str or None
+        Group (centre) column, needed for group-aware CV and an independent test group.
+    spec : str
+        Feature spec for extraction (``phantom``, ``manifest``).
+    keep_modalities : list of str or None
+        Keep only these modality blocks (in this order); the others are dropped before any fit.
+    missing : dict or None
+        ``simulate_missing_modalities`` keyword arguments applied to the whole table
+        (``rate`` or ``patterns``); the random state defaults to the benchmark seed.
+    extract_n_jobs : int or None
+        Worker processes for extraction (default: the benchmark's ``n_jobs``).
+    positive_label : object or None
+        The class treated as positive for sensitivity, precision and F1 in binary problems
+        (default: the greater label).
+    """
+
+    name: str
+    kind: str
+    params: dict = field(default_factory=dict)
+    path: str | None = None
+    label: str = "label"
+    group: str | None = None
+    spec: str = "mri_all_filters"
+    keep_modalities: list | None = None
+    missing: dict | None = None
+    extract_n_jobs: int | None = None
+    positive_label: Any = None
+
+
+@dataclass
+class ModelConfig:
+    """One model entry.
+
+    Attributes
+    ----------
+    name : str
+        Name used in tables (``MMT``, ``LR``...).
+    cls : str
+        Import path of the estimator class (short names are expanded, see
+        :data:`MODEL_ALIASES`).
+    params : dict
+        Constructor parameters.
+    subset_mode : str
+        One of :data:`SUBSET_MODES`.
+    preprocessing : dict or None
+        Keyword arguments of the preprocessing factory (``radfuse.make_radiomics_pipeline`` unless
+        ``factory`` names another callable), or None for the bare estimator.
+    train_rows : str
+        One of :data:`TRAIN_ROWS`: ``"all"`` trains on every training row that has a block of the
+        fitted subset; ``"subset"`` only on rows with every block of the fitted subset (default
+        for MFN-VAE, which has no missing-modality mechanism); ``"complete"`` only on rows where
+        every modality of the dataset is present (the complete-case protocol).
+    baseline : bool
+        Whether this model is a baseline that the others are compared with.
+    datasets : list of str or None
+        Run only on these datasets (default: all).
+    """
+
+    name: str
+    cls: str
+    params: dict = field(default_factory=dict)
+    subset_mode: str = "columns"
+    preprocessing: dict | None = field(default_factory=dict)
+    train_rows: str = "all"
+    baseline: bool = False
+    datasets: list | None = None
+
+    @property
+    def class_name(self) -> str:
+        """The estimator class's name without its module (``"MMTClassifier"``)."""
+        return self.cls.rsplit(".", 1)[-1]
+
+    def resolve_class(self) -> type:
+        """Import the estimator class (raises :class:`ConfigError` with the reason)."""
+        return import_object(f"model {self.name!r}", self.cls)
+
+
+@dataclass
+class CVConfig:
+    """Cross-validation protocol (identical splits for every model of a dataset).
+
+    Attributes
+    ----------
+    n_splits : int
+        Folds per repeat (stratified K-fold).
+    n_repeats : int
+        Repeats with different shuffles (and model seeds).
+    group_aware : bool
+        Keep each group (centre) in one fold (StratifiedGroupKFold on the dataset's group column).
+    test_group : object or None
+        An independent test group: train on every other group, test on this one (one split per
+        repeat; repeats then differ only in the model seeds).
+    """
+
+    n_splits: int = 5
+    n_repeats: int = 1
+    group_aware: bool = False
+    test_group: Any = None
+
+
+@dataclass
+class BenchmarkConfig:
+    """A validated benchmark configuration (see the module docstring for the YAML form)."""
+
+    name: str
+    datasets: list[DatasetConfig]
+    models: list[ModelConfig]
+    subsets: Any = "all"
+    cv: CVConfig = field(default_factory=CVConfig)
+    seed: int = 0
+    n_jobs: int = 1
+    backend: str | None = None
+    device: str | None = None
+    comparison: dict = field(default_factory=dict)
+    cache_dir: str | None = None
+    threads_per_fit: int | None = None
+    source: str | None = None
+
+    def to_dict(self) -> dict:
+        """A plain, JSON-serialisable dict (callables are written by their import path)."""
+        return _jsonable(asdict(self))
+
+    def dataset(self, name: str) -> DatasetConfig:
+        """The dataset entry called ``name``."""
+        return next(d for d in self.datasets if d.name == name)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if callable(obj):
+        return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return repr(obj)
+
+
+def import_object(where: str, path) -> Any:
+    """The object a ``class:`` or ``factory:`` entry names (a short alias or a dotted path).
+
+    A callable is returned as is.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``where``, when the module cannot be imported or has no such attribute.
+    """
+    if callable(path) and not isinstance(path, str):
+        return path
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"{where}: expected a class name or dotted import path, got {path!r}.")
+    full = MODEL_ALIASES.get(path, path)
+    if "." not in full:
+        raise ConfigError(
+            f"{where}: {path!r} is not a known short name ({sorted(MODEL_ALIASES)}) nor a dotted "
+            "import path such as 'sklearn.ensemble.RandomForestClassifier'."
+        )
+    module_name, attr = full.rsplit(".", 1)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"{where}: cannot import module {module_name!r} for {path!r} ({exc}); install the "
+            "package or fix the name."
+        ) from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(
+            f"{where}: module {module_name!r} has no attribute {attr!r} (from {path!r}); fix the "
+            "class name."
+        ) from None
