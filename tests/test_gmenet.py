@@ -22,7 +22,7 @@ from radfuse.estimators.gmenet import GMENetClassifier
 
 torch.set_num_threads(1)
 
-_TINY = dict(d=16, n_tokens=4, d_attn=8, n_heads=2, batch_size=32, device="cpu", random_state=0)
+_TINY = dict(d_model=16, n_tokens=4, attn_dim=8, n_heads=2, batch_size=32, device="cpu", random_state=0)
 MODS = {"T1WI": 12, "FLAIR": 12, "DWI": 12}
 
 
@@ -109,9 +109,9 @@ def test_cggm_generates_features_that_track_the_true_ones():
     X = (X - X.mean()) / X.std()
     train, test = X.iloc[:220], X.iloc[220:]
     clf = GMENetClassifier(
-        d=32,
+        d_model=32,
         n_tokens=4,
-        d_attn=16,
+        attn_dim=16,
         n_heads=2,
         max_epochs=10,
         cggm_epochs=20,
@@ -249,4 +249,4 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="fusion"):
         GMENetClassifier(fusion="sum").fit(X, y)
     with pytest.raises(ValueError, match="divisible by n_tokens"):
-        GMENetClassifier(d=30, n_tokens=4).fit(X, y)
+        GMENetClassifier(d_model=30, n_tokens=4).fit(X, y)

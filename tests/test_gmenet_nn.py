@@ -23,7 +23,7 @@ PRESENT = torch.tensor(
 
 def _net(**kw):
     torch.manual_seed(0)
-    return GMENet(SIZES, [2, 3], d=32, n_tokens=4, d_attn=16, n_heads=2, **kw)
+    return GMENet(SIZES, [2, 3], d_model=32, n_tokens=4, attn_dim=16, n_heads=2, **kw)
 
 
 def _blocks(B=6, seed=1):
@@ -97,7 +97,7 @@ def test_dwefm_router_responds_to_presence():
 
 def test_attention_query_receives_gradient_and_masks_keys():
     torch.manual_seed(0)
-    gen = CrossAttentionGenerator(3, target=0, d=32, n_tokens=4, d_attn=16, n_heads=2)
+    gen = CrossAttentionGenerator(3, target=0, d_model=32, n_tokens=4, attn_dim=16, n_heads=2)
     feats = torch.randn(5, 3, 32)
     avail = torch.tensor([[1, 1, 1], [0, 1, 0], [1, 0, 1], [1, 1, 1], [0, 0, 1]], dtype=torch.bool)
     out, _gate, attn = gen(feats, avail, return_attention=True)
@@ -115,7 +115,7 @@ def test_attention_query_receives_gradient_and_masks_keys():
 
 def test_generator_without_any_source_gives_zero_not_nan():
     torch.manual_seed(0)
-    gen = CrossAttentionGenerator(2, target=1, d=16, n_tokens=4, d_attn=8, n_heads=2)
+    gen = CrossAttentionGenerator(2, target=1, d_model=16, n_tokens=4, attn_dim=8, n_heads=2)
     feats = torch.randn(3, 2, 16)
     avail = torch.tensor([[1, 0], [0, 0], [0, 1]], dtype=torch.bool)
     out, _gate = gen(feats, avail)
@@ -154,7 +154,7 @@ def test_cggm_learns_a_predictable_modality():
     f1 = (f1 - f1.mean(0)) / f1.std(0)
     feats = torch.stack([f0, f1], 1)
     torch.manual_seed(0)
-    cggm = CGGM(2, 16, n_tokens=4, d_attn=16, n_heads=2, dropout=0.0)
+    cggm = CGGM(2, 16, n_tokens=4, attn_dim=16, n_heads=2, dropout=0.0)
     opt = torch.optim.AdamW(cggm.parameters(), lr=1e-2)
     for _ in range(150):
         loss, _ = cggm.pretrain_loss(feats, generator=g)
@@ -214,4 +214,4 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="fusion"):
         GMENet(SIZES, [2], fusion="sum")
     with pytest.raises(ValueError, match="n_tokens"):
-        GMENet(SIZES, [2], d=30, n_tokens=8)
+        GMENet(SIZES, [2], d_model=30, n_tokens=8)

@@ -59,7 +59,7 @@ def test_fixed_configurations_train_and_predict(views, inputs):
 
 def test_reconstruction_learns_the_missing_view(views):
     X, y = views
-    est = small(["MEAN", "WORST"], max_epochs=30, alpha=1.0).fit(X, y)
+    est = small(["MEAN", "WORST"], max_epochs=30, recon_weight=1.0).fit(X, y)
     recon = est.reconstruct(X)["SE"]
     mae = np.abs(recon - X.filter(like="SE__").to_numpy()).mean()
     mae_of_mean = np.abs(X.filter(like="SE__").to_numpy()).mean()  # predicting the mean (0)
@@ -150,16 +150,16 @@ def test_bad_inputs(views):
         small(list(VIEWS)).fit(X, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         small(["MEAN"]).fit(X, np.ones(len(y)))
-    with pytest.raises(ValueError, match="interaction must be one of"):
+    with pytest.raises(ValueError, match="'interaction' parameter of MMTClassifier must be a str among"):
         small(interaction="cross").fit(X, y)
-    with pytest.raises(ValueError, match="alpha names"):
-        small(["MEAN"], alpha={"MEAN": 1.0}).fit(X, y)
+    with pytest.raises(ValueError, match="recon_weight names"):
+        small(["MEAN"], recon_weight={"MEAN": 1.0}).fit(X, y)
     Xs = pd.concat([X, X.iloc[:, :1].rename(columns=lambda c: "CLIN__age")], axis=1)
     with pytest.raises(ValueError, match="no modality at all"):
         small().fit(blank(Xs, *VIEWS, "CLIN", rows=slice(0, 1)), y)
 
 
-def test_alpha_per_modality(views):
+def test_recon_weight_per_modality(views):
     X, y = views
-    est = small(["MEAN"], alpha={"SE": 2.0}, max_epochs=2).fit(X, y)
-    assert est._alpha_ == [2.0, 0.0]
+    est = small(["MEAN"], recon_weight={"SE": 2.0}, max_epochs=2).fit(X, y)
+    assert est._recon_weight_ == [2.0, 0.0]

@@ -122,9 +122,9 @@ def test_explicit_cuda_without_cuda_raises(views):
     assert small_mmt(device="auto").fit(X, y).device_.type == "cpu"
 
 
-def test_verbose_progress_bar(views, capsys):
+def test_progress_bar(views, capsys):
     X, y = views
-    small_mmt(verbose=1, max_epochs=2).fit(X, y)
+    small_mmt(progress=True, max_epochs=2).fit(X, y)
     assert "MMTClassifier train" in capsys.readouterr().err
 
 
@@ -162,7 +162,7 @@ class _StagedMultiTask(TorchClassifierBase):
         device="cpu",
         mixed_precision="auto",
         random_state=0,
-        verbose=0,
+        progress=False,
     ):
         self.modalities = modalities
         self.max_epochs = max_epochs
@@ -177,7 +177,7 @@ class _StagedMultiTask(TorchClassifierBase):
         self.device = device
         self.mixed_precision = mixed_precision
         self.random_state = random_state
-        self.verbose = verbose
+        self.progress = progress
 
     def _prepare_rows(self, rows, *, fit):
         if (~rows.present.any(axis=1)).any():

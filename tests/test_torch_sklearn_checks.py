@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 _SMALL = dict(max_epochs=15, batch_size=32, lr=1e-2, device="cpu", random_state=0)
 ESTIMATORS = [
     MMTClassifier(d_model=16, head_dims=(32,), **_SMALL),
-    MFNVAEClassifier(hidden=(16,), latent_dim=4, predictor_hidden=16, **_SMALL),
+    MFNVAEClassifier(encoder_dims=(16,), latent_dim=4, head_dims=(16,), **_SMALL),
 ]
 
 

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import numbers
+from typing import ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import StrOptions
 
+from radfuse.estimators._params import (
+    INPUT_MODALITIES_CONSTRAINT,
+    document_base_parameters,
+    fraction,
+    non_negative,
+    positive,
+    positive_int,
+)
 from radfuse.estimators.base import FitContext, Rows, Stage, TorchClassifierBase
 from radfuse.nn.gmenet import GMENet
 
 __all__ = ["GMENetClassifier"]
 
-_FUSIONS = ("dwefm", "concat")
-_LOSSES = ("balanced_softmax", "cross_entropy")
 
-
+@document_base_parameters
 class GMENetClassifier(TorchClassifierBase):
     """Generative mixture-of-experts network (GMENet) on radiomics feature blocks.
 
@@ -44,20 +51,28 @@ class GMENetClassifier(TorchClassifierBase):
 
     Parameters
     ----------
-    d : int, default=64
+    input_modalities : None, str or sequence of str, default=None
+        The blocks the network classifies from. None: every block present in a row (today's
+        GMENet). Given names: the other blocks are blanked, i.e. treated as missing and generated
+        by the CGGM, wherever the network classifies: in stage 3 and at predict time (they may
+        be NaN there). Stages 1 and 2 still learn the stems and the CGGM from them on the
+        complete rows (as MMT's reconstruction targets), which is what lets the CGGM generate
+        them. Every row needs at least one input modality.
+    d_model : int, default=64
         Stem feature dimension. The paper's 512 suits ResNet34 image features and thousands of
         images; on ~300-row tables of 10-100 radiomics features per block a 512-wide stem has
         orders of magnitude more weights than there are rows, so radfuse defaults to 64.
     n_stem_blocks : int, default=1
         Residual blocks of each stem.
     n_tokens : int, default=8
-        Tokens each feature is split into for the CGGM's cross-attention (``d`` must be
+        Tokens each feature is split into for the CGGM's cross-attention (``d_model`` must be
         divisible by it).
-    d_attn : int, default=32
+    attn_dim : int, default=32
         CGGM attention width.
     n_heads : int, default=4
-        CGGM attention heads (must divide ``d_attn``).
-    dropout : float, default=0.1
+        CGGM attention heads (must divide ``attn_dim``).
+    dropout : float in [0, 1), default=0.1
+        Dropout of the stems, the CGGM and the fusion.
     generation : bool, default=True
         Generate absent features with the CGGM. False zero-fills them (the paper's "w/o CGGM").
     fusion : {"dwefm", "concat"}, default="dwefm"
@@ -69,31 +84,11 @@ class GMENetClassifier(TorchClassifierBase):
         Epochs of stage 2 (None: ``max_epochs``).
     cggm_lr : float or None, default=None
         Learning rate of stage 2 (None: ``lr``).
-    kl_weight, cycle_weight : float, default=0.1, 0.5
-        Weights of the KL and cycle-consistency terms of the CGGM loss (the MSE has weight 1).
-    modalities : None, list of str or dict, default=None
-        Blocks of X (:meth:`radfuse.modality.ModalityLayout.resolve`); a plain array is one block.
-    max_epochs : int, default=100
-        Epochs of stages 1 and 3 (and 2 unless ``cggm_epochs`` is set).
-    batch_size : int, default=32
-    lr : float, default=1e-3
-    weight_decay : float, default=1e-2
-    early_stopping : bool, default=False
-        Per stage, on a held-out ``validation_fraction`` (stratified for a single task).
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=20
-    tol : float, default=1e-4
-    class_weight : None, "balanced", dict or list of those (one per task), default=None
-        On top of Balanced Softmax this double-corrects the imbalance; leave None unless
-        ``loss="cross_entropy"``.
-    device : "auto", "cpu", "cuda" or "cuda:N", default="auto"
-    mixed_precision : "auto", "bf16", "fp16" or False, default=False
-        Off by default like the other radfuse torch estimators (bf16 autocast made the equally
-        small MMT slower on an H100, ``benchmarks/train_speed.py``); ``"auto"`` trains in bf16
-        on CUDA (GMENet's bf16 path is exercised by the CUDA test).
-    random_state : None, int or RandomState, default=None
-    verbose : int, default=0
-        See :class:`radfuse.estimators.base.TorchEstimatorBase` for the base parameters.
+    kl_weight : float, default=0.1
+        Weight of the KL term of the CGGM loss (the MSE has weight 1).
+    cycle_weight : float, default=0.5
+        Weight of the cycle-consistency term of the CGGM loss.
+    {base_parameters}
 
     Attributes
     ----------
@@ -104,6 +99,8 @@ class GMENetClassifier(TorchClassifierBase):
         Class frequencies of each task's labelled training rows (Balanced Softmax prior).
     n_features_in_, feature_names_in_ : as in scikit-learn
     layout_ : ModalityLayout
+    input_modalities_ : list of str
+        The blocks the network classifies from, in layout order.
     n_complete_rows_, n_incomplete_rows_ : int
         Training rows with every modality / with some missing (all used in stage 3).
     module_ : radfuse.nn.gmenet.GMENet
@@ -121,22 +118,28 @@ class GMENetClassifier(TorchClassifierBase):
     list of ``t`` arrays and ``score`` the mean over tasks of the accuracy on labelled rows. A
     missing label (NaN, None or -1) masks that row out of that task's loss only.
 
+    ``max_epochs`` applies to stages 1 and 3 (and 2 unless ``cggm_epochs`` is set); early
+    stopping runs per stage. ``class_weight`` on top of Balanced Softmax double-corrects the
+    imbalance: leave it None unless ``loss="cross_entropy"``. ``mixed_precision="auto"`` trains
+    in bf16 on CUDA (GMENet's bf16 path is exercised by the CUDA test).
+
     Standardise the features (e.g. ``StandardScaler`` with ``set_output(transform="pandas")`` so
     the modality names survive, in a ``Pipeline``).
     """
 
     # one fit per fold serves every subset: GMENet generates the blanked blocks
-    _benchmark_defaults = {"subset_mode": "blank_at_test"}
+    _benchmark_defaults: ClassVar[dict] = {"subset_mode": "blank_at_test"}
 
     _multi_task = True
 
     def __init__(
         self,
+        input_modalities=None,
         *,
-        d=64,
+        d_model=64,
         n_stem_blocks=1,
         n_tokens=8,
-        d_attn=32,
+        attn_dim=32,
         n_heads=4,
         dropout=0.1,
         generation=True,
@@ -159,12 +162,13 @@ class GMENetClassifier(TorchClassifierBase):
         device="auto",
         mixed_precision=False,
         random_state=None,
-        verbose=0,
+        progress=False,
     ):
-        self.d = d
+        self.input_modalities = input_modalities
+        self.d_model = d_model
         self.n_stem_blocks = n_stem_blocks
         self.n_tokens = n_tokens
-        self.d_attn = d_attn
+        self.attn_dim = attn_dim
         self.n_heads = n_heads
         self.dropout = dropout
         self.generation = generation
@@ -187,49 +191,39 @@ class GMENetClassifier(TorchClassifierBase):
         self.device = device
         self.mixed_precision = mixed_precision
         self.random_state = random_state
-        self.verbose = verbose
+        self.progress = progress
+
+    _parameter_constraints: ClassVar[dict] = {
+        **TorchClassifierBase._parameter_constraints,
+        "input_modalities": INPUT_MODALITIES_CONSTRAINT,
+        "d_model": [positive_int()],
+        "n_stem_blocks": [positive_int()],
+        "n_tokens": [positive_int()],
+        "attn_dim": [positive_int()],
+        "n_heads": [positive_int()],
+        "dropout": [fraction()],
+        "generation": ["boolean"],
+        "fusion": [StrOptions({"dwefm", "concat"})],
+        "loss": [StrOptions({"balanced_softmax", "cross_entropy"})],
+        "cggm_epochs": [positive_int(), None],
+        "cggm_lr": [positive(), None],
+        "kl_weight": [non_negative()],
+        "cycle_weight": [non_negative()],
+        # multi-task: one entry per task
+        "class_weight": [None, StrOptions({"balanced"}), dict, list],
+    }
 
     # -- validation -----------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        for name in ("d", "n_stem_blocks", "n_tokens", "d_attn", "n_heads"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}.")
-        if self.n_stem_blocks < 0:
-            raise ValueError(f"n_stem_blocks must be >= 0, got {self.n_stem_blocks!r}.")
-        if self.d % self.n_tokens:
+    def _validate_params_extra(self) -> None:
+        if self.d_model % self.n_tokens:
             raise ValueError(
-                f"d={self.d} must be divisible by n_tokens={self.n_tokens} (each feature is split "
-                "into n_tokens tokens for the CGGM's cross-attention)."
+                f"d_model={self.d_model} must be divisible by n_tokens={self.n_tokens} (each "
+                "feature is split into n_tokens tokens for the CGGM's cross-attention)."
             )
-        if self.d_attn % self.n_heads:
-            raise ValueError(f"d_attn={self.d_attn} must be divisible by n_heads={self.n_heads}.")
-        if not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
-        if self.fusion not in _FUSIONS:
-            raise ValueError(f"fusion must be one of {_FUSIONS}, got {self.fusion!r}.")
-        if self.loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {_LOSSES}, got {self.loss!r}.")
-        if not isinstance(self.generation, (bool, np.bool_)):
-            raise ValueError(f"generation must be True or False, got {self.generation!r}.")
-        if self.cggm_epochs is not None and (
-            not isinstance(self.cggm_epochs, numbers.Integral) or self.cggm_epochs < 1
-        ):
+        if self.attn_dim % self.n_heads:
             raise ValueError(
-                f"cggm_epochs must be None or a positive integer, got {self.cggm_epochs!r}."
+                f"attn_dim={self.attn_dim} must be divisible by n_heads={self.n_heads}."
             )
-        if self.cggm_lr is not None and not (
-            isinstance(self.cggm_lr, numbers.Real) and self.cggm_lr > 0
-        ):
-            raise ValueError(f"cggm_lr must be None or > 0, got {self.cggm_lr!r}.")
-        for name in ("kl_weight", "cycle_weight"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}.")
-
-    def _check_base_params(self) -> None:
-        super()._check_base_params()
-        self._check_params()
 
     def _encode_targets(self, y, *, n_samples):
         # Clear errors for label arrays the base's encoding would reject cryptically.
@@ -272,6 +266,19 @@ class GMENetClassifier(TorchClassifierBase):
                 "modality per row to generate the others. Drop these rows"
                 + (" before fitting." if fit else " before predicting.")
             )
+        if self.input_modalities is not None:
+            names = list(self.layout_.names)
+            ids = [names.index(m) for m in self.input_modalities_]
+            blind = np.flatnonzero(~rows.present[:, ids].any(axis=1))
+            if len(blind):
+                who = ", ".join(repr(rows.label(i)) for i in blind[:5])
+                more = f" (and {len(blind) - 5} more)" if len(blind) > 5 else ""
+                raise ValueError(
+                    f"{type(self).__name__}(input_modalities={self.input_modalities_!r}): "
+                    f"patient(s) {who}{more} have none of the input modalities; GMENet "
+                    "classifies from at least one of them. Drop these rows, or name more input "
+                    "modalities."
+                )
         if fit:
             complete = rows.present.all(axis=1)
             self.n_complete_rows_ = int(complete.sum())
@@ -308,10 +315,10 @@ class GMENetClassifier(TorchClassifierBase):
         return GMENet(
             self.layout_.sizes,
             n_classes,
-            d=self.d,
+            d_model=self.d_model,
             n_stem_blocks=self.n_stem_blocks,
             n_tokens=self.n_tokens,
-            d_attn=self.d_attn,
+            attn_dim=self.attn_dim,
             n_heads=self.n_heads,
             fusion=self.fusion,
             generation=self.generation,
@@ -365,12 +372,22 @@ class GMENetClassifier(TorchClassifierBase):
                 weights=(1.0, float(self.kl_weight), float(self.cycle_weight)),
                 sample_weight=row_w,
             )
-        out = module(batch["x"], batch["present"])
+        present = batch["present"]
+        if ctx.stage.name == "fusion_all_rows":
+            present = self._network_present(present)
+        out = module(batch["x"], present)
         ce = module.classification_loss(out["logits"], batch["y"], batch["weight"])
         return ce, {"ce": ce}
 
+    def _network_present(self, present):
+        """The blocks the network classifies from: present ones among ``input_modalities_``."""
+        if self.input_modalities is None:
+            return present
+        reads = [m in self.input_modalities_ for m in self.layout_.names]
+        return present & torch.tensor(reads, dtype=torch.bool, device=present.device)
+
     def _predict_output(self, module, batch):
-        logits = module(batch["x"], batch["present"])["logits"]
+        logits = module(batch["x"], self._network_present(batch["present"]))["logits"]
         probs = tuple(torch.softmax(lg.float(), dim=-1) for lg in logits)
         return probs if isinstance(self.classes_, list) else probs[0]
 

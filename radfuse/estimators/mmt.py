@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import StrOptions
 
-from radfuse.estimators.base import (
-    FitContext,
-    Rows,
-    TorchClassifierBase,
-    _check_modality_names,
+from radfuse.estimators._params import (
+    INPUT_MODALITIES_CONSTRAINT,
+    document_base_parameters,
+    fraction,
+    lacking_inputs,
+    non_negative,
+    positive_int,
+    weight_per_target,
 )
+from radfuse.estimators.base import FitContext, Rows, TorchClassifierBase
 from radfuse.nn.mmt import INTERACTIONS, MMT
 
 __all__ = ["MMTClassifier"]
 
 
+@document_base_parameters
 class MMTClassifier(TorchClassifierBase):
     """Missing-modality transformer (MMT) on radiomics feature blocks.
 
@@ -44,8 +50,8 @@ class MMTClassifier(TorchClassifierBase):
 
     Parameters
     ----------
-    input_modalities : None, str or sequence of str
-        See above. Names of blocks of X (see ``modalities``).
+    input_modalities : None, str or sequence of str, default=None
+        The blocks the network reads (see above); names of blocks of X (see ``modalities``).
     interaction : {"channel", "sdpa"}, default="channel"
         Channel-wise interaction (element-wise query-key products, softmax over tokens per
         channel) or standard multi-head scaled dot-product attention.
@@ -55,42 +61,22 @@ class MMTClassifier(TorchClassifierBase):
         Modal-interaction layers (the paper uses two).
     n_heads : int, default=4
         Heads of ``interaction="sdpa"``.
-    attn_dim, ffn_dim : int or None, default=None
-        Q/K/V width and feed-forward hidden width (None: ``2 * d_model``).
+    attn_dim : int or None, default=None
+        Q/K/V width (None: ``2 * d_model``).
+    ffn_dim : int or None, default=None
+        Feed-forward hidden width (None: ``2 * d_model``).
     head_dims : tuple of int, default=(64, 32)
         Hidden widths of the three-layer MLP head.
-    dropout : float, default=0.3
-    alpha : float or dict, default=1.0
-        Weight of each reconstructed modality's MAE (a dict ``{modality: weight}`` for one
-        weight each; modalities not in it get 0).
-    beta : float, default=1.0
-        Weight of the cross-entropy.
-    modality_dropout : float, default=0.3
+    dropout : float in [0, 1), default=0.3
+        Dropout of the interaction layers and the head.
+    recon_weight : float or dict, default=1.0
+        Weight of each reconstructed modality's MAE (alpha in the MMT paper); a dict
+        ``{modality: weight}`` gives one weight each (modalities not in it get 0).
+    clf_weight : float, default=1.0
+        Weight of the cross-entropy (beta in the MMT paper).
+    modality_dropout : float in [0, 1), default=0.3
         Any-subset mode only: probability of hiding each available block of a training row.
-    modalities : None, list of str or dict, default=None
-        Blocks of X (:meth:`radfuse.modality.ModalityLayout.resolve`); a plain array is one block.
-    max_epochs : int, default=200
-        The paper's number of epochs.
-    batch_size : int, default=32
-        The paper's batch size.
-    lr : float, default=1e-3
-        AdamW learning rate. The paper's 1e-6 to 1e-5 suit its own data; on ~200-300 rows of
-        standardised features 1e-3 with 200 epochs trains reliably (see
-        ``benchmarks/breast_views_models.py``).
-    weight_decay : float, default=1e-2
-    early_stopping : bool, default=False
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=20
-    tol : float, default=1e-4
-    class_weight : None, "balanced" or dict, default=None
-    device : "auto", "cpu", "cuda" or "cuda:N", default="auto"
-    mixed_precision : "auto", "bf16", "fp16" or False, default=False
-        Autocast on CUDA (see the base). Off by default: these networks are small and
-        kernel-launch bound, and bf16 autocast made a 279 x 96 fit about 20% *slower* on an H100
-        (``benchmarks/train_speed.py``); it pays off for wide tables or large batches.
-    random_state : None, int or RandomState, default=None
-    verbose : int, default=0
-        See :class:`radfuse.estimators.base.TorchEstimatorBase` for the base parameters.
+    {base_parameters}
 
     Attributes
     ----------
@@ -103,8 +89,8 @@ class MMTClassifier(TorchClassifierBase):
         Modalities it reconstructs.
     module_ : radfuse.nn.mmt.MMT
     history_ : list of dict
-        Per epoch: ``train_loss``, ``train_ce``, ``train_mae`` (alpha-weighted), and with early
-        stopping ``valid_loss``, ``valid_ce``, ``valid_mae``, ``valid_score`` (accuracy).
+        Per epoch: ``train_loss``, ``train_ce``, ``train_mae`` (``recon_weight``-weighted), and
+        with early stopping ``valid_loss``, ``valid_ce``, ``valid_mae``, ``valid_score`` (accuracy).
     device_ : torch.device
     n_iter_ : int
 
@@ -112,18 +98,22 @@ class MMTClassifier(TorchClassifierBase):
     -----
     Defaults where the paper is silent were measured with 5-fold CV on a 279 x (3 x 32)
     ``make_multimodal_classification`` table (MMT-2M): ``d_model=32``, ``dropout=0.3``,
-    ``head_dims=(64, 32)``, ``alpha=1.0`` and ``lr=1e-3`` gave 0.753 ± 0.061 accuracy, against
-    0.685-0.742 for ``d_model=64`` / ``dropout=0.1``, ``lr`` 3e-4 or 3e-3, ``alpha=0.5`` or
-    ``weight_decay=0.1`` (differences within the fold noise; the smaller network is also
-    faster). On a few hundred rows the network fits the training set completely; use
-    ``early_stopping=True`` or fewer epochs if validation curves say so.
+    ``head_dims=(64, 32)``, ``recon_weight=1.0`` and ``lr=1e-3`` gave 0.753 ± 0.061 accuracy,
+    against 0.685-0.742 for ``d_model=64`` / ``dropout=0.1``, ``lr`` 3e-4 or 3e-3,
+    ``recon_weight=0.5`` or ``weight_decay=0.1`` (differences within the fold noise; the
+    smaller network is also faster). On a few hundred rows the network fits the training set
+    completely; use ``early_stopping=True`` or fewer epochs if validation curves say so.
+
+    ``max_epochs=200`` and ``batch_size=32`` are the paper's. The paper's lr of 1e-6 to 1e-5
+    suits its own data; on ~200-300 rows of standardised features 1e-3 with 200 epochs trains
+    reliably (see ``benchmarks/breast_views_models.py``).
 
     Standardise the features (e.g. ``StandardScaler`` in a ``Pipeline``): the reconstruction is
     linear from a token and the MAE is on the features' scale.
     """
 
     # MMT-2M / MMT-1M: fitted on every block, reading only the subset's (the rest are targets)
-    _benchmark_defaults = {"subset_mode": "input_modalities"}
+    _benchmark_defaults: ClassVar[dict] = {"subset_mode": "input_modalities"}
 
     def __init__(
         self,
@@ -137,8 +127,8 @@ class MMTClassifier(TorchClassifierBase):
         ffn_dim=None,
         head_dims=(64, 32),
         dropout=0.3,
-        alpha=1.0,
-        beta=1.0,
+        recon_weight=1.0,
+        clf_weight=1.0,
         modality_dropout=0.3,
         modalities=None,
         max_epochs=200,
@@ -153,7 +143,7 @@ class MMTClassifier(TorchClassifierBase):
         device="auto",
         mixed_precision=False,
         random_state=None,
-        verbose=0,
+        progress=False,
     ):
         self.input_modalities = input_modalities
         self.interaction = interaction
@@ -164,8 +154,8 @@ class MMTClassifier(TorchClassifierBase):
         self.ffn_dim = ffn_dim
         self.head_dims = head_dims
         self.dropout = dropout
-        self.alpha = alpha
-        self.beta = beta
+        self.recon_weight = recon_weight
+        self.clf_weight = clf_weight
         self.modality_dropout = modality_dropout
         self.modalities = modalities
         self.max_epochs = max_epochs
@@ -180,35 +170,33 @@ class MMTClassifier(TorchClassifierBase):
         self.device = device
         self.mixed_precision = mixed_precision
         self.random_state = random_state
-        self.verbose = verbose
+        self.progress = progress
 
-    # -- validation of parameters and rows -----------------------------------------------------
-    def _check_params(self):
-        if self.interaction not in INTERACTIONS:
-            raise ValueError(
-                f"interaction must be one of {INTERACTIONS}, got {self.interaction!r}."
-            )
-        for name in ("d_model", "n_layers", "n_heads"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
-        if not 0 <= self.modality_dropout < 1:
-            raise ValueError(f"modality_dropout must be in [0, 1), got {self.modality_dropout!r}.")
-        if self.beta < 0:
-            raise ValueError(f"beta must be >= 0, got {self.beta!r}.")
+    _parameter_constraints: ClassVar[dict] = {
+        **TorchClassifierBase._parameter_constraints,
+        "input_modalities": INPUT_MODALITIES_CONSTRAINT,
+        "interaction": [StrOptions(set(INTERACTIONS))],
+        "d_model": [positive_int()],
+        "n_layers": [positive_int()],
+        "n_heads": [positive_int()],
+        "attn_dim": [positive_int(), None],
+        "ffn_dim": [positive_int(), None],
+        "head_dims": [list, tuple],
+        "dropout": [fraction()],
+        "recon_weight": [non_negative(), Mapping],
+        "clf_weight": [non_negative()],
+        "modality_dropout": [fraction()],
+    }
 
+    # -- validation of the rows ----------------------------------------------------------------
     def _prepare_rows(self, rows: Rows, *, fit: bool) -> Rows:
         layout = self.layout_
         name = type(self).__name__
         if fit:
-            self._check_params()
             if self.input_modalities is None:
-                self.input_modalities_ = list(layout.names)
                 self.target_modalities_ = list(layout.names)
             else:
-                inputs = _check_modality_names(self.input_modalities, layout, "input_modalities")
+                inputs = self.input_modalities_
                 targets = [m for m in layout.names if m not in inputs]
                 if not targets:
                     raise ValueError(
@@ -217,7 +205,6 @@ class MMTClassifier(TorchClassifierBase):
                         "input_modalities=None (the any-subset model, which also handles "
                         "complete rows), or name fewer input modalities."
                     )
-                self.input_modalities_ = [m for m in layout.names if m in inputs]
                 self.target_modalities_ = targets
                 for m in targets:
                     if not rows.present[:, layout.names.index(m)].any():
@@ -225,9 +212,9 @@ class MMTClassifier(TorchClassifierBase):
                             f"{name}: the target modality {m!r} is missing (all NaN) in every "
                             "training row, so its missing token has nothing to reconstruct. "
                             f"Train on rows that have {m!r}, or drop its columns (then this is "
-                            f"MMT-{len(self.input_modalities_)}M on the remaining blocks)."
+                            f"MMT-{len(inputs)}M on the remaining blocks)."
                         )
-            self._alpha_ = self._resolve_alpha()
+            self._recon_weight_ = weight_per_target(self.recon_weight, self.target_modalities_)
         if self.input_modalities is None:
             none = ~rows.present.any(axis=1)
             if none.any():
@@ -237,43 +224,16 @@ class MMTClassifier(TorchClassifierBase):
                     "nothing to classify. Remove these rows."
                 )
         else:
-            ids = [layout.names.index(m) for m in self.input_modalities_]
-            lacking = ~rows.present[:, ids]
-            if lacking.any():
-                r, c = np.nonzero(lacking)
-                parts = [
-                    f"patient {rows.label(i)!r} lacks {self.input_modalities_[j]!r}"
-                    for i, j in list(zip(r, c))[:5]
-                ]
-                more = f" ({len(r) - 5} more)" if len(r) > 5 else ""
+            lacking = lacking_inputs(rows.present, rows, self.input_modalities_, layout.names)
+            if lacking:
                 when = "training" if fit else "prediction"
                 raise ValueError(
                     f"{name}(input_modalities={self.input_modalities_!r}) needs every input "
-                    f"modality in every {when} row: {'; '.join(parts)}{more}. Drop these rows, "
-                    "or use input_modalities=None (the any-subset model, one model for rows with "
-                    "any subset of modalities)."
+                    f"modality in every {when} row: {lacking}. Drop these rows, or use "
+                    "input_modalities=None (the any-subset model, one model for rows with any "
+                    "subset of modalities)."
                 )
         return rows
-
-    def _resolve_alpha(self):
-        targets = self.target_modalities_
-        if isinstance(self.alpha, Mapping):
-            unknown = [m for m in self.alpha if m not in targets]
-            if unknown:
-                raise ValueError(
-                    f"alpha names {unknown}, which are not reconstructed; the reconstructed "
-                    f"modalities are {targets}."
-                )
-            alpha = [float(self.alpha.get(m, 0.0)) for m in targets]
-        elif isinstance(self.alpha, numbers.Real):
-            alpha = [float(self.alpha)] * len(targets)
-        else:
-            raise ValueError(
-                f"alpha must be a number or a dict {{modality: weight}}, got {self.alpha!r}."
-            )
-        if any(a < 0 for a in alpha):
-            raise ValueError(f"alpha must be >= 0, got {self.alpha!r}.")
-        return alpha
 
     # -- the model ----------------------------------------------------------------------------
     def _build_module(self):
@@ -324,8 +284,8 @@ class MMTClassifier(TorchClassifierBase):
             recon_mask,
             batch["y"],
             batch["weight"],
-            self._alpha_,
-            self.beta,
+            self._recon_weight_,
+            self.clf_weight,
         )
 
     def _predict_output(self, module, batch):

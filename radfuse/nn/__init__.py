@@ -1,6 +1,7 @@
 """Pure PyTorch networks and losses of radfuse (no scikit-learn, no pandas).
 
-The GMENet parts (``radfuse.nn.gmenet``) are imported on first use.
+The GMENet parts (``radfuse.nn.gmenet`` and its ``gmenet_generation`` and ``gmenet_fusion``
+modules) are imported on first use.
 """
 
 import importlib
@@ -17,16 +18,13 @@ from radfuse.nn.mfnvae import MFNVAE
 from radfuse.nn.mmt import MMT, ModalInteraction
 
 _LAZY = {
-    name: "radfuse.nn.gmenet"
-    for name in (
-        "CGGM",
-        "DWEFM",
-        "ConcatFusion",
-        "CrossAttentionGenerator",
-        "GMENet",
-        "ResidualMLPStem",
-        "gaussian_moment_kl",
-    )
+    "CGGM": "radfuse.nn.gmenet_generation",
+    "CrossAttentionGenerator": "radfuse.nn.gmenet_generation",
+    "ResidualMLPStem": "radfuse.nn.gmenet_generation",
+    "gaussian_moment_kl": "radfuse.nn.gmenet_generation",
+    "DWEFM": "radfuse.nn.gmenet_fusion",
+    "ConcatFusion": "radfuse.nn.gmenet_fusion",
+    "GMENet": "radfuse.nn.gmenet",
 }
 
 __all__ = [

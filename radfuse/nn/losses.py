@@ -1,6 +1,6 @@
 """Losses shared by radfuse's networks (pure PyTorch).
 
-Conventions: every loss takes per-row ``weight`` tensors as built by the estimator base
+Conventions: every loss takes per-row ``sample_weight`` tensors as built by the estimator base
 (sample weight x class weight, mean 1 over the training rows, 0 for masked rows) and returns a
 scalar. :func:`weighted_mean` divides by the batch size, not by the sum of the weights, so a
 mini-batch loss is an unbiased estimate of the weighted mean over the training set.
@@ -23,15 +23,15 @@ __all__ = [
 ]
 
 
-def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """``mean(values * weight)`` over the rows (plain mean without weights)."""
-    if weight is None:
+def weighted_mean(values: torch.Tensor, sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """``mean(values * sample_weight)`` over the rows (plain mean without weights)."""
+    if sample_weight is None:
         return values.mean()
-    return (values * weight).mean()
+    return (values * sample_weight).mean()
 
 
 def weighted_cross_entropy(
-    logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None
+    logits: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Cross-entropy per row, weighted; labels ``-1`` (masked) contribute 0.
 
@@ -39,16 +39,16 @@ def weighted_cross_entropy(
     ----------
     logits : (b, k) tensor
     y : (b,) int64 tensor of class indices, ``-1`` for a masked label
-    weight : (b,) tensor or None
+    sample_weight : (b,) tensor or None
     """
     ce = F.cross_entropy(logits.float(), y, reduction="none", ignore_index=-1)
-    return weighted_mean(ce, weight)
+    return weighted_mean(ce, sample_weight)
 
 
-def _masked_row_mean(per_row, mask, weight):
+def _masked_row_mean(per_row, mask, sample_weight):
     w = mask.to(per_row.dtype)
-    if weight is not None:
-        w = w * weight
+    if sample_weight is not None:
+        w = w * sample_weight
     # Mean over the rows that have a target, so the term's size does not depend on how many rows
     # of the batch have one; a batch without any gives 0.
     return (per_row * w).sum() / w.sum().clamp_min(1e-12)
@@ -58,7 +58,7 @@ def masked_mae(
     pred: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean absolute error per row (mean over features), averaged over rows where ``mask``.
 
@@ -66,27 +66,27 @@ def masked_mae(
     ----------
     pred, target : (b, d) tensors
     mask : (b,) bool tensor: the row has a target (e.g. the true block exists)
-    weight : (b,) tensor or None
+    sample_weight : (b,) tensor or None
     """
     per_row = (pred.float() - target.float()).abs().mean(dim=1)
-    return _masked_row_mean(per_row, mask, weight)
+    return _masked_row_mean(per_row, mask, sample_weight)
 
 
 def masked_mse(
     pred: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor | None = None,
-    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean squared error per row (mean over features), averaged over rows where ``mask``."""
     per_row = (pred.float() - target.float()).pow(2).mean(dim=1)
     if mask is None:
-        return weighted_mean(per_row, weight)
-    return _masked_row_mean(per_row, mask, weight)
+        return weighted_mean(per_row, sample_weight)
+    return _masked_row_mean(per_row, mask, sample_weight)
 
 
 def gaussian_kl(
-    mu: torch.Tensor, logvar: torch.Tensor, weight: torch.Tensor | None = None
+    mu: torch.Tensor, logvar: torch.Tensor, sample_weight: torch.Tensor | None = None
 ) -> torch.Tensor:
     """KL divergence of ``N(mu, exp(logvar))`` from ``N(0, I)``, summed over latent dimensions.
 
@@ -94,7 +94,7 @@ def gaussian_kl(
     """
     mu, logvar = mu.float(), logvar.float()
     kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
-    return weighted_mean(kl, weight)
+    return weighted_mean(kl, sample_weight)
 
 
 # -- class-imbalance losses (Balanced Softmax, issue 6) ------------------------------------------

@@ -1,10 +1,10 @@
 """MFN-VAE: per-modality variational autoencoders with a predictor on the joint latent.
 
 The multi-modal fusion baseline of Ding et al. (2026). Each modality block has its own encoder
-(``[Linear -> LayerNorm -> GELU] x len(hidden)``, then a mean and a log-variance head to
+(``[Linear -> LayerNorm -> GELU] x len(encoder_dims)``, then a mean and a log-variance head to
 ``latent_dim``) and its own decoder (the mirror stack, ending in a plain ``Linear``: no Tanh, which
-could not reach standardised values beyond +-1). A predictor (``Linear -> LayerNorm -> GELU ->
-Dropout -> Linear``) classifies the concatenated latents.
+could not reach standardised values beyond +-1). A predictor (``[Linear -> LayerNorm -> GELU ->
+Dropout] x len(head_dims) -> Linear``) classifies the concatenated latents.
 
 With ``reparameterize=True`` training draws ``z = mu + sigma * eps`` (the decoders and the
 predictor see the sampled latent); at evaluation ``z = mu``. With ``reparameterize=False`` the
@@ -41,9 +41,9 @@ def _stack(d_in, dims, dropout):
 
 
 class _Encoder(nn.Module):
-    def __init__(self, d_in, hidden, latent_dim, dropout):
+    def __init__(self, d_in, encoder_dims, latent_dim, dropout):
         super().__init__()
-        self.body, d = _stack(d_in, hidden, dropout)
+        self.body, d = _stack(d_in, encoder_dims, dropout)
         self.mu = nn.Linear(d, latent_dim)
         self.logvar = nn.Linear(d, latent_dim)
 
@@ -57,15 +57,16 @@ class MFNVAE(nn.Module):
 
     Parameters
     ----------
-    sizes : sequence of int
+    block_sizes : sequence of int
         Feature counts of every block of ``x``, in column order.
     n_classes : int
     inputs : sequence of int
         Indices of the blocks the network uses (one VAE each).
-    hidden : sequence of int, default=(64,)
+    encoder_dims : sequence of int, default=(64,)
         Hidden widths of each encoder (the decoders mirror them).
     latent_dim : int, default=16
-    predictor_hidden : int, default=64
+    head_dims : sequence of int, default=(64,)
+        Hidden widths of the predictor.
     dropout : float, default=0.3
         Dropout in the encoders and the predictor.
     reparameterize : bool, default=True
@@ -73,36 +74,35 @@ class MFNVAE(nn.Module):
 
     def __init__(
         self,
-        sizes: Sequence[int],
+        block_sizes: Sequence[int],
         n_classes: int,
         inputs: Sequence[int],
         *,
-        hidden: Sequence[int] = (64,),
+        encoder_dims: Sequence[int] = (64,),
         latent_dim: int = 16,
-        predictor_hidden: int = 64,
+        head_dims: Sequence[int] = (64,),
         dropout: float = 0.3,
         reparameterize: bool = True,
     ):
         super().__init__()
-        sizes = [int(s) for s in sizes]
+        sizes = [int(s) for s in block_sizes]
         starts = [sum(sizes[:i]) for i in range(len(sizes))]
         self.slices = [(starts[i], starts[i] + sizes[i]) for i in inputs]
         self.inputs = [int(i) for i in inputs]
         self.reparameterize = reparameterize
         self.encoders = nn.ModuleList(
-            _Encoder(sizes[i], hidden, latent_dim, dropout) for i in self.inputs
+            _Encoder(sizes[i], encoder_dims, latent_dim, dropout) for i in self.inputs
         )
         self.decoders = nn.ModuleList()
         for i in self.inputs:
-            body, d = _stack(latent_dim, tuple(reversed(hidden)), 0.0)
+            body, d = _stack(latent_dim, tuple(reversed(encoder_dims)), 0.0)
             self.decoders.append(nn.Sequential(body, nn.Linear(d, sizes[i])))
-        self.predictor = nn.Sequential(
-            nn.Linear(latent_dim * len(self.inputs), predictor_hidden),
-            nn.LayerNorm(predictor_hidden),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(predictor_hidden, n_classes),
-        )
+        layers: list[nn.Module] = []
+        d_in = latent_dim * len(self.inputs)
+        for h in head_dims:
+            layers += [nn.Linear(d_in, h), nn.LayerNorm(h), nn.GELU(), nn.Dropout(dropout)]
+            d_in = h
+        self.predictor = nn.Sequential(*layers, nn.Linear(d_in, n_classes))
 
     def forward(self, x: torch.Tensor, present: torch.Tensor | None = None):
         """Return ``logits, recons, mus, logvars`` (lists over the input modalities).
@@ -124,13 +124,17 @@ class MFNVAE(nn.Module):
         logits = self.predictor(torch.cat(zs, dim=1))
         return logits, recons, mus, logvars
 
-    def loss(self, out, x, y, weight, kl_weight: float, clf_weight: float):
-        """``sum_m [MSE_m + kl_weight * KL_m] + clf_weight * CE``; parts ``ce``, ``mse``, ``kl``."""
+    def loss(self, out, x, y, sample_weight, kl_weight: float, clf_weight: float):
+        """``sum_m [MSE_m + kl_weight * KL_m] + clf_weight * CE``; parts ``ce``, ``mse``, ``kl``.
+
+        ``sample_weight`` (b,) weighs the rows (None: unweighted).
+        """
         logits, recons, mus, logvars = out
-        ce = weighted_cross_entropy(logits, y, weight)
+        ce = weighted_cross_entropy(logits, y, sample_weight)
         mse = sum(
-            masked_mse(r, x[:, slice(*sl)], None, weight) for r, sl in zip(recons, self.slices)
+            masked_mse(r, x[:, slice(*sl)], None, sample_weight)
+            for r, sl in zip(recons, self.slices)
         )
-        kl = sum(gaussian_kl(mu, lv, weight) for mu, lv in zip(mus, logvars))
+        kl = sum(gaussian_kl(mu, lv, sample_weight) for mu, lv in zip(mus, logvars))
         loss = mse + kl_weight * kl + clf_weight * ce
         return loss, {"ce": ce, "mse": mse, "kl": kl}

@@ -48,7 +48,8 @@ Head and reconstruction
     the reconstruction of that modality's block.
 
 Loss (:meth:`MMT.loss`)
-    ``beta * CE + sum_m alpha_m * MAE_m`` with ``MAE_m`` the mean absolute error of the
+    ``clf_weight * CE + sum_m recon_weight_m * MAE_m`` (the paper's beta and alpha) with ``MAE_m``
+    the mean absolute error of the
     reconstruction of modality ``m`` over the rows where ``m`` is absent from the input and its
     true block is known.
 
@@ -145,7 +146,7 @@ class MMT(nn.Module):
 
     Parameters
     ----------
-    sizes : sequence of int
+    block_sizes : sequence of int
         Number of features of each modality block, in the column order of ``x``.
     n_classes : int
     inputs : sequence of int or None
@@ -157,7 +158,7 @@ class MMT(nn.Module):
 
     def __init__(
         self,
-        sizes: Sequence[int],
+        block_sizes: Sequence[int],
         n_classes: int,
         inputs: Sequence[int] | None = None,
         *,
@@ -171,9 +172,9 @@ class MMT(nn.Module):
         dropout: float = 0.3,
     ):
         super().__init__()
-        sizes = [int(s) for s in sizes]
+        sizes = [int(s) for s in block_sizes]
         m = len(sizes)
-        self.sizes = sizes
+        self.block_sizes = sizes
         starts = [sum(sizes[:i]) for i in range(m)]
         self.slices = [(s, s + n) for s, n in zip(starts, sizes)]
         self.fixed = inputs is not None
@@ -215,14 +216,15 @@ class MMT(nn.Module):
 
         Parameters
         ----------
-        x : (b, n_features) tensor, blocks in ``sizes`` order, absent blocks any finite value
+        x : (b, n_features) tensor, blocks in ``block_sizes`` order, absent blocks any finite value
         avail : (b, M) bool tensor, which modalities the network may read (any-subset layout;
             ignored in the fixed layout)
 
         Returns
         -------
         logits : (b, n_classes)
-        recon : list of (b, sizes[m]) tensors, one per reconstructed modality (``missing_ids``)
+        recon : list of (b, block_sizes[m]) tensors, one per reconstructed modality
+            (``missing_ids``)
         """
         b = x.shape[0]
         feats = [emb(x[:, slice(*self.slices[i])]) for emb, i in zip(self.embed, self.input_ids)]
@@ -264,26 +266,29 @@ class MMT(nn.Module):
         x: torch.Tensor,
         recon_mask: torch.Tensor,
         y: torch.Tensor,
-        weight: torch.Tensor | None,
-        alpha: Sequence[float],
-        beta: float,
+        sample_weight: torch.Tensor | None,
+        recon_weight: Sequence[float],
+        clf_weight: float,
     ):
-        """``beta * CE + sum_k alpha[k] * MAE_k``.
+        """``clf_weight * CE + sum_k recon_weight[k] * MAE_k`` (the paper's beta and alpha).
 
         Parameters
         ----------
         recon_mask : (b, len(missing_ids)) bool tensor: reconstruct modality ``missing_ids[k]``
             in this row (absent from the input, true block known)
-        alpha : one weight per reconstructed modality
+        sample_weight : (b,) tensor or None: per-row weights
+        recon_weight : one weight per reconstructed modality
 
         Returns
         -------
-        loss, {"ce": ..., "mae": ...} (the parts as tensors; ``mae`` is the alpha-weighted sum)
+        loss, {"ce": ..., "mae": ...} (the parts as tensors; ``mae`` is the weighted sum)
         """
-        ce = weighted_cross_entropy(logits, y, weight)
+        ce = weighted_cross_entropy(logits, y, sample_weight)
         mae = logits.new_zeros((), dtype=torch.float32)
         for k, (i, rec) in enumerate(zip(self.missing_ids, recon)):
-            if alpha[k]:
+            if recon_weight[k]:
                 target = x[:, slice(*self.slices[i])]
-                mae = mae + alpha[k] * masked_mae(rec, target, recon_mask[:, k], weight)
-        return beta * ce + mae, {"ce": ce, "mae": mae}
+                mae = mae + recon_weight[k] * masked_mae(
+                    rec, target, recon_mask[:, k], sample_weight
+                )
+        return clf_weight * ce + mae, {"ce": ce, "mae": mae}
