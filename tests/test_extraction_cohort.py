@@ -283,6 +283,14 @@ def test_changed_image_bytes_invalidate_that_case(cohort_dir, tmp_path, monkeypa
     assert calls == [("P1", "T1WI")]
 
 
+def test_modality_order_sets_the_block_order(cohort_dir, reference_run, tmp_path):
+    mods = list(dict.fromkeys(c.split("__")[0] for c in reference_run.features.columns))
+    order = mods[::-1]
+    res = extract_cohort(cohort_dir / "manifest.csv", SPEC, progress=False, modality_order=order)
+    expected = [c for m in order for c in reference_run.features.columns if c.startswith(m + "__")]
+    pd.testing.assert_frame_equal(res.features, reference_run.features[expected])
+
+
 # ------------------------------------------------------------------------------------------------
 # parallel and distributed
 # ------------------------------------------------------------------------------------------------
