@@ -39,7 +39,7 @@ def run(X, y, n_splits, seed, k):
         pipe = make_radiomics_pipeline(LogisticRegression(), k=k, random_state=seed)
         pipe.fit(X.iloc[tr], y.iloc[tr])
         aucs.append(roc_auc_score(y.iloc[te], pipe.predict_proba(X.iloc[te])[:, 1]))
-        groups = pd.DataFrame(pipe["smote"].groups_)
+        groups = pd.DataFrame(pipe["smote"].sampling_report_)
         resampled.append(int(groups["n_synthetic"].sum()) if len(groups) else 0)
         for step, per_mod in counts_after_steps(pipe).items():
             for mod, n in per_mod.items():

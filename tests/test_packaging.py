@@ -60,4 +60,4 @@ def test_wheel_contains_specs_and_benchmark_configs(tmp_path):
         assert f"radfuse/_data/feature_specs/{name}" in names
     for name in configs:
         assert f"radfuse/_data/benchmarks/{name}" in names
-    assert "radfuse/modality.py" in names
+    assert "radfuse/modality/__init__.py" in names

@@ -104,8 +104,8 @@ def test_missing_blocks_stay_missing_and_counts_are_met(missing_table, strategy)
     train_patterns = {tuple(p) for p in presence[(y == 0).to_numpy()]}
     assert {tuple(p) for p in new_presence} <= train_patterns
     assert (new_presence.sum(axis=1) >= 1).all()
-    # groups_ accounts for every synthetic row, per pattern
-    groups = pd.DataFrame(sampler.groups_)
+    # sampling_report_ accounts for every synthetic row, per pattern
+    groups = pd.DataFrame(sampler.sampling_report_)
     assert groups["n_synthetic"].sum() == len(new)
     names = np.array(layout.names)
     got = Counter(tuple(names[p]) for p in new_presence)
@@ -116,7 +116,7 @@ def test_allocation_is_proportional_to_each_pattern_share(missing_table):
     X, y = missing_table
     sampler = PatternAwareSMOTE(random_state=0)
     sampler.fit_resample(X, y)
-    groups = pd.DataFrame(sampler.groups_)
+    groups = pd.DataFrame(sampler.sampling_report_)
     np.testing.assert_array_equal(
         groups["n_synthetic"], allocate_synthetic(79, groups["n_rows"].to_numpy())
     )
@@ -187,7 +187,7 @@ def test_fallbacks_for_small_groups():
     sampler = PatternAwareSMOTE(random_state=0)
     X_res, y_res = sampler.fit_resample(X, y)
     assert Counter(y_res.tolist()) == {0: 60, 1: 60}
-    groups = {g["pattern"]: g for g in sampler.groups_}
+    groups = {g["pattern"]: g for g in sampler.sampling_report_}
     assert groups[("A", "B")]["method"] == "borderline-1"
     assert groups[("A", "B")]["k_neighbors"] == 5
     # only minority rows in the group: no row can be "in danger", so plain SMOTE, k lowered
@@ -213,7 +213,7 @@ def test_no_row_in_danger_still_meets_strategy():
     sampler = PatternAwareSMOTE(random_state=0)
     X_res, y_res = sampler.fit_resample(X, y)
     assert Counter(y_res.tolist()) == {0: 40, 1: 40}
-    assert sampler.groups_[0]["method"] == "smote"
+    assert sampler.sampling_report_[0]["method"] == "smote"
     assert (X_res[55:] > 10).all()  # interpolated among the minority rows
 
 

@@ -66,7 +66,7 @@ class PatternAwareSMOTE(BaseOverSampler):
     largest-remainder rounding), so the overall class counts meet ``sampling_strategy`` exactly
     and the mix of patterns within the class is preserved.
 
-    Fallbacks for a (group, class) with few rows, recorded in ``groups_``:
+    Fallbacks for a (group, class) with few rows, recorded in ``sampling_report_``:
 
     1. ``k_neighbors`` and ``m_neighbors`` are lowered to what the group allows
        (``k <= rows of the class - 1``, ``m <= rows of the group - 1``; for ``borderline-2``,
@@ -106,7 +106,7 @@ class PatternAwareSMOTE(BaseOverSampler):
     ----------
     sampling_strategy_ : dict
         ``{class: number of synthetic rows}`` over the whole table.
-    groups_ : list of dict
+    sampling_report_ : list of dict
         One entry per (pattern, class) that received synthetic rows: ``pattern`` (tuple of
         present modalities), ``class``, ``n_rows`` (rows of the class in the group),
         ``n_group`` (rows of the group), ``n_synthetic``, ``method`` (``"borderline-1"``,
@@ -180,7 +180,7 @@ class PatternAwareSMOTE(BaseOverSampler):
             seeds = list(rng.randint(np.iinfo(np.int32).max, size=len(groups)))
 
         classes = np.unique(y)
-        self.groups_ = []
+        self.sampling_report_ = []
         new_X, new_y = [], []
         for cls, n_new in self.sampling_strategy_.items():
             if n_new <= 0:
@@ -206,7 +206,7 @@ class PatternAwareSMOTE(BaseOverSampler):
                 full[:, cols] = Xs
                 new_X.append(full)
                 new_y.append(np.full(Xs.shape[0], cls, dtype=y.dtype))
-                self.groups_.append(
+                self.sampling_report_.append(
                     {
                         "pattern": self.patterns_[g],
                         "class": cls,
