@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from radfuse.benchmark import ConfigError, load_config, run_benchmark
-from radfuse.benchmark.loading import find_config
+from radfuse.benchmark import ConfigError, run_benchmark
 from radfuse.benchmark.store import task_path
 
 # a lean preprocessing for tests: the standard pipeline with few features per modality
@@ -292,6 +291,11 @@ def _no_training(out: Path):
         ({"cv": {"n_splits": 50}}, "fewer than cv.n_splits=50"),
         ({"cv": {"n_split": 2}}, "unknown key(s) ['n_split']"),
         ({"datasets": [{"name": "d", "kind": "nosuchkind"}]}, "unknown kind"),
+        ({"backend": "nosuch"}, "config.backend='nosuch': expected one of"),
+        (
+            {"datasets": [{**tiny_config()["datasets"][0], "keep_modalities": ["T1WI", "PET"]}]},
+            "keep_modalities ['PET'] are not in the data",
+        ),
     ],
 )
 def test_config_errors_are_clear(tmp_path, change, message):
@@ -299,6 +303,24 @@ def test_config_errors_are_clear(tmp_path, change, message):
         run_benchmark(tiny_config(**change), out_dir=tmp_path, progress=False)
     assert message in str(err.value)
     _no_training(tmp_path)
+
+
+def test_unknown_backend_argument(tmp_path):
+    with pytest.raises(ConfigError, match="backend='nosuch'"):
+        run_benchmark(tiny_config(), out_dir=tmp_path, backend="nosuch", progress=False)
+    _no_training(tmp_path)
+
+
+def test_keep_modalities_drops_the_other_blocks(tmp_path):
+    cfg = tiny_config(
+        datasets=[{**tiny_config()["datasets"][0], "keep_modalities": ["DWI", "T1WI"]}]
+    )
+    cfg["models"] = cfg["models"][:1]
+    result = run_benchmark(cfg, out_dir=tmp_path, progress=False)
+    # the blocks in the order given; the subsets of those blocks only
+    assert result.run_info["datasets"]["mm"]["modalities"] == ["DWI", "T1WI"]
+    assert list(dict.fromkeys(result.results.subset)) == ["DWI", "T1WI", "DWI+T1WI"]
+    assert len(result.results) == 3 * 2
 
 
 def test_table_without_label_column(tmp_path):
@@ -392,32 +414,7 @@ def test_independent_test_centre_and_complete_case_training(tmp_path):
     assert all(len(s["test"]) == 40 for s in splits)
 
 
-# -- shipped configs and the command line --------------------------------------------------------
-@pytest.mark.parametrize("name", ["default", "breast_cancer_views", "gmenet_protocol"])
-def test_shipped_configs_validate(name):
-    cfg = load_config(name)
-    assert cfg.name == name and cfg.models and cfg.datasets
-    assert find_config(name).name == f"{name}.yaml"
-
-
-def test_default_config_is_the_paper_design():
-    cfg = load_config(None)
-    d = cfg.datasets[0]
-    assert d.kind == "phantom" and d.spec == "mri_all_filters"
-    assert d.params["n_patients"] == 279 and list(d.params["weights"]) == [100, 179]
-    assert list(d.params["modalities"]) == ["T1WI", "FLAIR", "DWI"]
-    assert cfg.subsets == "all" and cfg.cv.n_splits == 5
-    modes = {m.name: m.subset_mode for m in cfg.models}
-    assert modes["MMT"] == "input_modalities" and modes["GMENet"] == "blank_at_test"
-    assert {m.class_name for m in cfg.models} >= {
-        "MMTClassifier",
-        "MFNVAEClassifier",
-        "GMENetClassifier",
-        "XGBClassifier",
-        "LogisticRegression",
-    }
-
-
+# -- the command line and extraction --------------------------------------------------------------
 def test_cli_bench_and_report(tmp_path, capsys):
     import yaml
 

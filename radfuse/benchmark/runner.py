@@ -133,6 +133,8 @@ def _folders(cfg: BenchmarkConfig, out_dir, shuffle_labels: bool) -> tuple[Path,
 
 def _run_fits(cfg, datasets, todo, out_dir, *, n_jobs, backend, threads, total, progress):
     """Run the fits of ``todo``, storing each as it finishes; return its seconds per fit key."""
+    if not todo:
+        return {}
     import joblib
     from tqdm.auto import tqdm
 
@@ -170,6 +172,50 @@ def _run_fits(cfg, datasets, todo, out_dir, *, n_jobs, backend, threads, total, 
     finally:
         bar.close()
     return task_seconds
+
+
+def _run_info(
+    cfg: BenchmarkConfig,
+    *,
+    started: str,
+    seconds: dict,
+    n_fits: int,
+    n_run: int,
+    n_jobs: int,
+    backend,
+    threads: int,
+    shuffle_labels: bool,
+    cache_dir: Path,
+    dataset_info: dict,
+    task_seconds: dict,
+) -> dict:
+    """The content of ``run_info.json``: what ran, how, where, and how long it took."""
+    return {
+        "name": cfg.name,
+        "config_source": cfg.source,
+        "started_utc": started,
+        "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "wall_seconds": round(seconds["wall"], 2),
+        "prepare_seconds": round(seconds["prepare"], 2),
+        "fits_seconds": round(seconds["fits"], 2),
+        "n_fits": n_fits,
+        "n_fits_run": n_run,
+        "n_fits_reused": n_fits - n_run,
+        "n_jobs": n_jobs,
+        "backend": backend or "loky",
+        "threads_per_fit": threads,
+        "seed": cfg.seed,
+        "model_seeds": "seed + repeat (random_state of each model and of its preprocessing)",
+        "split_seeds": "seed + repeat",
+        "shuffle_labels": shuffle_labels,
+        "cache_dir": str(cache_dir),
+        "device_config": cfg.device,
+        "environment": environment_info(),
+        "datasets": {
+            k: {kk: vv for kk, vv in v.items() if kk != "splits"} for k, v in dataset_info.items()
+        },
+        "task_seconds_this_run": task_seconds,
+    }
 
 
 def run_benchmark(
@@ -224,7 +270,7 @@ def run_benchmark(
     datasets, fits, dinfo = prepare(
         cfg, cache_dir, n_jobs=n_jobs, shuffle_labels=shuffle_labels, progress=progress
     )
-    prep_seconds = time.perf_counter() - t0
+    seconds = {"prepare": time.perf_counter() - t0}
     write_config(out_dir, cfg.to_dict())
     write_plan(out_dir, plan_document(cfg, fits, dinfo, shuffle_labels=shuffle_labels))
 
@@ -232,47 +278,34 @@ def run_benchmark(
     todo = schedule(todo, {m.name: m for m in cfg.models})
     threads = threads_per_fit(n_jobs, backend, len(todo), cfg.threads_per_fit)
     t0 = time.perf_counter()
-    task_seconds = {}
-    if todo:
-        task_seconds = _run_fits(
-            cfg,
-            datasets,
-            todo,
-            out_dir,
-            n_jobs=n_jobs,
-            backend=backend,
-            threads=threads,
-            total=len(fits),
-            progress=progress,
-        )
-    fits_seconds = time.perf_counter() - t0
+    task_seconds = _run_fits(
+        cfg,
+        datasets,
+        todo,
+        out_dir,
+        n_jobs=n_jobs,
+        backend=backend,
+        threads=threads,
+        total=len(fits),
+        progress=progress,
+    )
+    seconds["fits"] = time.perf_counter() - t0
+    seconds["wall"] = time.perf_counter() - t_start
 
-    run_info = {
-        "name": cfg.name,
-        "config_source": cfg.source,
-        "started_utc": started,
-        "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "wall_seconds": round(time.perf_counter() - t_start, 2),
-        "prepare_seconds": round(prep_seconds, 2),
-        "fits_seconds": round(fits_seconds, 2),
-        "n_fits": len(fits),
-        "n_fits_run": len(todo),
-        "n_fits_reused": len(fits) - len(todo),
-        "n_jobs": n_jobs,
-        "backend": backend or "loky",
-        "threads_per_fit": threads,
-        "seed": cfg.seed,
-        "model_seeds": "seed + repeat (random_state of each model and of its preprocessing)",
-        "split_seeds": "seed + repeat",
-        "shuffle_labels": shuffle_labels,
-        "cache_dir": str(cache_dir),
-        "device_config": cfg.device,
-        "environment": environment_info(),
-        "datasets": {
-            k: {kk: vv for kk, vv in v.items() if kk != "splits"} for k, v in dinfo.items()
-        },
-        "task_seconds_this_run": task_seconds,
-    }
+    run_info = _run_info(
+        cfg,
+        started=started,
+        seconds=seconds,
+        n_fits=len(fits),
+        n_run=len(todo),
+        n_jobs=n_jobs,
+        backend=backend,
+        threads=threads,
+        shuffle_labels=shuffle_labels,
+        cache_dir=cache_dir,
+        dataset_info=dinfo,
+        task_seconds=task_seconds,
+    )
     write_run_info(out_dir, run_info)
     write_splits(out_dir, {k: v["splits"] for k, v in dinfo.items()})
     results, summary = write_report(out_dir)
