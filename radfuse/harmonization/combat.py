@@ -54,11 +54,13 @@ class ComBatHarmonizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         >>> pipe = make_pipeline(ComBatHarmonizer(), LogisticRegression())
         >>> pipe.fit(X, y, groups=centres).predict(X_new, groups=centres_new)  # doctest: +SKIP
 
-    ``cross_val_score(pipe, X, y, params={"groups": centres})`` routes the training rows'
-    centres to ``fit``, but scikit-learn's scorers call ``predict`` *without* metadata, so the
-    test rows reach ``transform`` without centres: that is an error with ``unseen="error"`` and
-    leaves the test rows uncorrected with ``unseen="pooled"``. For scores of a harmonised
-    pipeline, call ``fit`` and ``predict`` yourself on each split with the fold's ``groups``.
+    ``cross_val_score(pipe, X, y, cv=StratifiedKFold(5), params={"groups": centres})`` (and
+    ``GridSearchCV(...).fit(X, y, groups=centres)``) then fit ComBat on each training fold and
+    apply it to the test fold with that fold's centres, through the pipeline's own ``score``
+    (scikit-learn 1.9, both pipelines). A named scorer (``scoring="roc_auc"``) calls
+    ``predict_proba`` *without* metadata, so the test rows reach ``transform`` without centres:
+    an error with ``unseen="error"``, uncorrected rows with ``unseen="pooled"``; score such
+    metrics with your own loop over the splits (``fit``/``predict_proba`` with ``groups=``).
 
     Parameters
     ----------
@@ -203,7 +205,7 @@ class ComBatHarmonizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         name = type(self).__name__
-        A, labels, layout, presence, cov = self._table(X, reset=True)
+        A, _, layout, presence, cov = self._table(X, reset=True)
         skip = [] if self.passthrough is None else np.atleast_1d(self.passthrough).tolist()
         unknown = [m for m in skip if m not in layout.names]
         if unknown:
@@ -300,7 +302,7 @@ class ComBatHarmonizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         name = type(self).__name__
-        A, labels, layout, presence, cov = self._table(X, reset=False)
+        A, labels, _, presence, cov = self._table(X, reset=False)
         out = A.copy()
         if self.groups_ is None:
             if groups is not None:
@@ -314,10 +316,10 @@ class ComBatHarmonizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         elif self.unseen == "error" and self.estimates_:
             raise ValueError(
                 f"{name} was fitted with groups, so transform needs the centre of each row: "
-                "pass groups= (inside a Pipeline, with metadata routing enabled). scikit-learn's "
-                "scorers (cross_val_score, GridSearchCV) call predict without metadata; call "
-                "fit and predict on each split yourself, or set unseen='pooled' to leave rows "
-                "of unknown centre uncorrected."
+                "pass groups= (inside a Pipeline, with metadata routing enabled). Named scorers "
+                "(scoring='roc_auc', ...) call predict without metadata: use the default "
+                "scoring, call fit and predict on each split yourself, or set unseen='pooled' "
+                "to leave rows of unknown centre uncorrected."
             )
         else:
             g = np.full(A.shape[0], None, dtype=object)
@@ -328,8 +330,9 @@ class ComBatHarmonizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             codes = np.array([lookup.get(c, -1) for c in g[rows].tolist()], dtype=int)
             if self.unseen == "error" and (codes < 0).any():
                 r = rows[np.argmax(codes < 0)]
+                centre = g[r : r + 1].tolist()[0]
                 raise ValueError(
-                    f"{name}: centre {g[r]!r} of patient {who(labels, r)} has no ComBat "
+                    f"{name}: centre {centre!r} of patient {who(labels, r)} has no ComBat "
                     f"estimates for modality {mod!r} (training centres with {mod!r}: "
                     f"{known.tolist()}). Fit on rows of that centre too, or set "
                     "unseen='pooled' to leave such rows uncorrected."
