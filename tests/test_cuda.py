@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from radfuse.datasets import load_breast_cancer_views
-from radfuse.estimators import MFNVAEClassifier, MMTClassifier
+from radfuse.estimators import GMENetClassifier, MFNVAEClassifier, MMTClassifier
+from radfuse.estimators._device import mixed_precision_dtype
 
 pytestmark = [
     pytest.mark.cuda,
@@ -33,8 +34,9 @@ def views():
         MMTClassifier(["MEAN", "SE"], max_epochs=20, device="cuda", random_state=0),
         MMTClassifier(None, interaction="sdpa", max_epochs=20, device="cuda", random_state=0),
         MFNVAEClassifier(max_epochs=20, device="cuda", mixed_precision=False, random_state=0),
+        GMENetClassifier(max_epochs=20, device="cuda", mixed_precision="auto", random_state=0),
     ],
-    ids=["mmt-2m", "mmt-any-sdpa", "mfnvae-fp32"],
+    ids=["mmt-2m", "mmt-any-sdpa", "mfnvae-fp32", "gmenet-bf16"],
 )
 def test_fit_on_cuda_predict_on_cpu(views, est, tmp_path):
     X, y = views
@@ -78,7 +80,7 @@ def test_fit_on_cuda_predict_on_cpu(views, est, tmp_path):
 def test_mixed_precision_modes(views):
     X, y = views
     est = MMTClassifier(["MEAN"], max_epochs=3, device="cuda", random_state=0)
-    assert est._mixed_precision_dtype(torch.device("cuda")) in (torch.bfloat16, torch.float16)
+    assert mixed_precision_dtype("auto", torch.device("cuda")) in (torch.bfloat16, torch.float16)
     for mp in ("fp16", "bf16", False):
         est.set_params(mixed_precision=mp).fit(X, y)
         assert np.isfinite(est.history_[-1]["train_loss"])

@@ -22,7 +22,9 @@ from radfuse.estimators.gmenet import GMENetClassifier
 
 torch.set_num_threads(1)
 
-_TINY = dict(d_model=16, n_tokens=4, attn_dim=8, n_heads=2, batch_size=32, device="cpu", random_state=0)
+_TINY = dict(
+    d_model=16, n_tokens=4, attn_dim=8, n_heads=2, batch_size=32, device="cpu", random_state=0
+)
 MODS = {"T1WI": 12, "FLAIR": 12, "DWI": 12}
 
 
@@ -169,7 +171,7 @@ def test_multi_task_three_tasks_above_chance_with_masked_labels():
     for j, col in enumerate(Ym.columns):
         rows = rng.random(len(Ym)) < 0.25
         Ym.loc[rows, col] = -1 if j == 2 else np.nan
-    clf = GMENetClassifier(max_epochs=40, cggm_epochs=10, lr=3e-3, **{**_TINY, "d": 32})
+    clf = GMENetClassifier(max_epochs=40, cggm_epochs=10, lr=3e-3, **{**_TINY, "d_model": 32})
     clf.fit(Xtr, Ym)
     assert clf.n_tasks_ == 3
     assert [list(c) for c in clf.classes_] == [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0, 2.0]]

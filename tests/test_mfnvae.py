@@ -21,7 +21,9 @@ def views():
 
 
 def small(**kw):
-    params = dict(encoder_dims=(32,), latent_dim=8, max_epochs=10, lr=3e-3, device="cpu", random_state=0)
+    params = dict(
+        encoder_dims=(32,), latent_dim=8, max_epochs=10, lr=3e-3, device="cpu", random_state=0
+    )
     params.update(kw)
     return MFNVAEClassifier(**params)
 

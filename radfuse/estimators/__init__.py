@@ -1,14 +1,9 @@
-"""scikit-learn estimators backed by PyTorch networks, on one shared base.
-
-``GMENetClassifier`` is imported on first use, so that this package imports even while that
-module is absent or broken.
-"""
+"""scikit-learn estimators backed by PyTorch networks, on one shared base."""
 
 from __future__ import annotations
 
-import importlib
-
 from radfuse.estimators.base import Stage, TorchClassifierBase, TorchEstimatorBase
+from radfuse.estimators.gmenet import GMENetClassifier
 from radfuse.estimators.mfnvae import MFNVAEClassifier
 from radfuse.estimators.mmt import MMTClassifier
 
@@ -20,15 +15,3 @@ __all__ = [
     "TorchClassifierBase",
     "TorchEstimatorBase",
 ]
-
-_LAZY = {"GMENetClassifier": "radfuse.estimators.gmenet"}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'radfuse.estimators' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
