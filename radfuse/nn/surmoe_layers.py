@@ -38,33 +38,31 @@ class Tokenizer(nn.Module):
     """One modality block to one token per feature group.
 
     Group ``g`` (a list of column indices into the block) goes through its own
-    ``Linear(len(g), hidden) -> GELU -> Linear(hidden, d_model)``.
+    ``Linear(len(g), d_model) -> GELU -> Linear(d_model, d_model)``.
 
     Parameters
     ----------
     groups : sequence of sequence of int
         Column indices of each group, within the block.
     d_model : int
-        Token width.
-    hidden : int or None
-        Hidden width of each group's MLP (None: ``d_model``).
+        Token width (also the hidden width of each group's MLP).
     """
 
-    def __init__(self, groups: Sequence[Sequence[int]], d_model: int, hidden: int | None = None):
+    def __init__(self, groups: Sequence[Sequence[int]], d_model: int):
         super().__init__()
-        hidden = hidden or d_model
-        self.groups = [[int(c) for c in g] for g in groups]
-        for k, g in enumerate(self.groups):
-            self.register_buffer(f"cols_{k}", torch.tensor(g, dtype=torch.long), persistent=False)
+        groups = [[int(c) for c in g] for g in groups]
+        self.group_sizes = [len(g) for g in groups]
+        cols = torch.tensor([c for g in groups for c in g], dtype=torch.long)
+        self.register_buffer("cols", cols, persistent=False)
         self.mlps = nn.ModuleList(
-            nn.Sequential(nn.Linear(len(g), hidden), nn.GELU(), nn.Linear(hidden, d_model))
-            for g in self.groups
+            nn.Sequential(nn.Linear(n, d_model), nn.GELU(), nn.Linear(d_model, d_model))
+            for n in self.group_sizes
         )
 
     def forward(self, block: torch.Tensor) -> torch.Tensor:
         """Tokens (b, n_groups, d_model) of a block (b, n_columns)."""
-        cols = [getattr(self, f"cols_{k}") for k in range(len(self.groups))]
-        return torch.stack([mlp(block[:, c]) for mlp, c in zip(self.mlps, cols)], dim=1)
+        parts = block[:, self.cols].split(self.group_sizes, dim=1)
+        return torch.stack([mlp(part) for mlp, part in zip(self.mlps, parts)], dim=1)
 
 
 def _key_mask(token_modality: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
