@@ -128,6 +128,7 @@ class ComBatHarmonizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> from radfuse.datasets import load_breast_cancer_views
+    >>> from radfuse.harmonization import ComBatHarmonizer
     >>> X, y = load_breast_cancer_views()
     >>> centres = np.arange(len(X)) % 3
     >>> Xh = ComBatHarmonizer().set_output(transform="pandas").fit_transform(X, groups=centres)
