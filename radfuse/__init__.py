@@ -26,6 +26,8 @@ _LAZY = {
     "UnivariateSelector": "radfuse.selection",
     "BlockChecker": "radfuse.selection",
     "selected_counts": "radfuse.selection",
+    # harmonisation
+    "ComBatHarmonizer": "radfuse.harmonization",
     # estimators
     "MMTClassifier": "radfuse.estimators",
     "MFNVAEClassifier": "radfuse.estimators",
@@ -35,7 +37,17 @@ _LAZY = {
     "presence_mask": "radfuse.modality",
     "check_blocks": "radfuse.modality",
 }
-_SUBMODULES = {"datasets", "benchmark", "modality", "extraction", "selection", "estimators", "nn"}
+_SUBMODULES = {
+    "datasets",
+    "benchmark",
+    "modality",
+    "extraction",
+    "selection",
+    "harmonization",
+    "estimators",
+    "nn",
+    "tuning",
+}
 
 __all__ = ["__version__", *sorted(_LAZY), *sorted(_SUBMODULES)]
 

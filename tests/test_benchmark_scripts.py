@@ -1,4 +1,4 @@
-"""Every script in ``benchmarks/`` runs to the end at tiny sizes (in this process, to share imports).
+"""Every script in ``benchmarks/`` runs to the end at tiny sizes, in this process (shared imports).
 
 The scripts measure the figures quoted in the README and the issues' notes; a script that no longer
 runs (an API renamed under it) is caught here, not by the next person who needs the figure.

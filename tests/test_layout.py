@@ -65,8 +65,18 @@ def _imports(module: str, path: Path, known: set[str]) -> set[str]:
             visit(child)
 
     visit(tree)
+    # importing a.b.c runs a/__init__ and a/b/__init__ first: a cycle through another package's
+    # __init__ is as real as a direct one (a module's own ancestors are already importing)
+    own = set(_ancestors(module)) | {module}
+    for target in list(found):
+        found.update(p for p in _ancestors(target) if p in known and p not in own)
     found.discard(module)
     return found
+
+
+def _ancestors(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -165,7 +175,28 @@ def test_lazy_and_relative_imports_count(tmp_path):
         graph = import_graph()
     finally:
         ROOT = saved
-    assert graph["radfuse.sub"] == {"radfuse.sub.a"}
+    assert graph["radfuse.sub"] == {"radfuse.sub.a"}  # radfuse itself is an ancestor
     assert graph["radfuse.sub.a"] == {"radfuse.sub.b"}
     assert graph["radfuse.sub.b"] == {"radfuse.sub.a"}
     assert _cycles(graph) == [["radfuse.sub.a", "radfuse.sub.b"]]
+
+
+def test_a_cycle_through_another_package_init_counts(tmp_path):
+    # x.m imports y.n; y/__init__ imports y.p, which imports x.m: importing y.n runs y/__init__
+    pkg = tmp_path / "radfuse"
+    for sub in ("x", "y"):
+        (pkg / sub).mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "x" / "__init__.py").write_text("")
+    (pkg / "x" / "m.py").write_text("from radfuse.y.n import f\n")
+    (pkg / "y" / "__init__.py").write_text("from radfuse.y.p import g\n")
+    (pkg / "y" / "n.py").write_text("def f():\n    pass\n")
+    (pkg / "y" / "p.py").write_text("from radfuse.x.m import f as g\n")
+    global ROOT
+    saved, ROOT = ROOT, pkg
+    try:
+        graph = import_graph()
+    finally:
+        ROOT = saved
+    assert graph["radfuse.x.m"] == {"radfuse.y", "radfuse.y.n"}
+    assert _cycles(graph) == [["radfuse.x.m", "radfuse.y", "radfuse.y.p"]]

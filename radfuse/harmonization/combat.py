@@ -18,7 +18,7 @@ from radfuse.harmonization._checks import (
     who,
 )
 from radfuse.harmonization._estimate import adjust_block, fit_block
-from radfuse.selection._validation import check_table, layout_of, row_labels_of
+from radfuse.modality.validation import check_table, layout_of, row_labels_of
 
 __all__ = ["ComBatHarmonizer"]
 

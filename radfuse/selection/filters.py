@@ -20,7 +20,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from radfuse.selection._validation import check_classification_y, check_no_inf, row_labels_of
+from radfuse.modality.validation import check_classification_y, check_no_inf, row_labels_of
 from radfuse.selection.scores import SCORERS, anova_scores, mann_whitney_scores, nan_correlation
 
 __all__ = [

@@ -14,7 +14,7 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from radfuse.selection._validation import (
+from radfuse.modality.validation import (
     check_classes_present,
     check_classification_y,
     check_table,

@@ -11,7 +11,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from radfuse.selection._validation import layout_of
+from radfuse.harmonization import ComBatHarmonizer
+from radfuse.modality.validation import layout_of
 from radfuse.selection.filters import CorrelationFilter, MRMRSelector
 from radfuse.selection.modality_wise import ModalityWiseSelector
 from radfuse.selection.scaling import BlockChecker
@@ -22,6 +23,7 @@ __all__ = ["STEP_NAMES", "make_radiomics_pipeline", "selected_counts"]
 #: Names of the steps of :func:`make_radiomics_pipeline`, in order.
 STEP_NAMES = (
     "check",
+    "harmonize",
     "scale",
     "variance",
     "correlation",
@@ -53,6 +55,7 @@ def make_radiomics_pipeline(
     estimator,
     *,
     check=_DEFAULT,
+    harmonize=False,
     scaler=_DEFAULT,
     variance=_DEFAULT,
     correlation=_DEFAULT,
@@ -68,7 +71,8 @@ def make_radiomics_pipeline(
 ):
     """Build the standard radiomics pipeline, every data-driven step fitted inside each fold.
 
-    ``check → scale → variance → correlation → select → smote → impute → estimator``, as an
+    ``check → harmonize → scale → variance → correlation → select → smote → impute →
+    estimator``, as an
     :class:`imblearn.pipeline.Pipeline`, so oversampling happens only in ``fit`` and every step
     learns from the training fold alone when the pipeline is cross-validated. All filters work
     per modality block on the rows where the modality is present, keep at least one feature per
@@ -81,6 +85,9 @@ def make_radiomics_pipeline(
     ``check``                 :class:`BlockChecker`: rejects infinite values and NaN inside a
                               present block (naming patient and modality); renames columns
                               ``<MOD>__<col>`` when ``modalities`` is a mapping
+    ``harmonize``             ``ComBatHarmonizer()`` when ``harmonize=True`` (else passthrough):
+                              ComBat per modality block, fitted on the training fold's centres;
+                              the centre reaches it as ``groups`` through metadata routing
     ``scale``                 ``StandardScaler()`` (NaN-preserving; statistics over present rows)
     ``variance``              ``ModalityWiseSelector(VarianceThreshold(1e-6))``: drops constant
                               features (scaled features have unit variance, so near-constant
@@ -108,6 +115,13 @@ def make_radiomics_pipeline(
     estimator : estimator object
         Final classifier, e.g. ``LogisticRegression()``, ``XGBClassifier()``, or a radfuse
         missing-modality network. It is cloned.
+    harmonize : bool or transformer, default=False
+        ``True``: ComBat harmonisation (:class:`radfuse.ComBatHarmonizer`) of the raw features per
+        modality block, first after the check; a transformer: used as the step. It needs the
+        centre of every row: ``sklearn.set_config(enable_metadata_routing=True)``, then
+        ``pipe.fit(X, y, groups=centres)`` or ``cross_val_score(pipe, X, y,
+        params={"groups": centres})`` (see :class:`radfuse.ComBatHarmonizer` for the scorers
+        that pass it at prediction time).
     check, scaler, variance, correlation, selector, sampler : "default", None or object
         ``"default"``: the step above; ``None``: drop it; an object: use (a clone of) it. A bare
         scikit-learn selector (``SelectorMixin``) given for ``variance``, ``correlation`` or
@@ -201,6 +215,13 @@ def make_radiomics_pipeline(
         )
         for name in ("check", "scale", "variance", "correlation", "select", "smote")
     ]
+    if harmonize is True:
+        harmonize_step = ComBatHarmonizer()
+    elif harmonize is False or harmonize is None:
+        harmonize_step = "passthrough"
+    else:
+        harmonize_step = clone(harmonize)
+    steps.insert(1, ("harmonize", harmonize_step))
     steps += [("impute", impute_step), ("estimator", clone(estimator))]
     pipe = Pipeline(steps, memory=memory, verbose=verbose)
     return pipe.set_output(transform="pandas")

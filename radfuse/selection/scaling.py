@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from radfuse.modality import format_name
-from radfuse.selection._validation import check_no_inf, layout_of, row_labels_of
+from radfuse.modality.validation import check_no_inf, layout_of, row_labels_of
 
 __all__ = ["BlockChecker"]
 

@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from radfuse.selection._validation import check_table, layout_of, row_labels_of
+from radfuse.modality.validation import check_table, layout_of, row_labels_of
 
 __all__ = ["PatternAwareSMOTE", "allocate_synthetic"]
 

@@ -1,6 +1,6 @@
-"""Input checks shared by the selection transformers and the sampler.
+"""Input checks of feature tables shared by the transformers, the sampler and harmonisation.
 
-A missing modality is a whole block of NaN and is allowed everywhere in this package; infinite
+A missing modality is a whole block of NaN and is allowed everywhere; infinite
 values and NaN inside a present block are bad values and are reported by patient and modality.
 """
 
