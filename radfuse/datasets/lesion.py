@@ -195,8 +195,12 @@ class Patient:
             "Could not place a lesion in the field of view; use a larger shape or spacing."
         )
 
-    def image(self, name, profile):
-        """The patient's image in modality ``name`` as a float array (z, y, x)."""
+    def image(self, name, profile, centre=None):
+        """The patient's image in modality ``name`` as a float array (z, y, x).
+
+        ``centre`` (a resolved :class:`~radfuse.datasets.centres.Centre`) adds its scanner
+        effects; the random draws are the same with and without it.
+        """
         rng, lat = self.rng, self.latent
         p = profile
         tissue = self.white * p.white_matter + (1 - self.white) * p.grey_matter
@@ -233,14 +237,20 @@ class Patient:
             image = ndimage.gaussian_filter(
                 image, [0.0, p.blur_mm / self.spacing[1], p.blur_mm / self.spacing[2]]
             )
+        if centre is not None and centre.psf_mm > 0:
+            image = ndimage.gaussian_filter(image, [centre.psf_mm / s for s in self.spacing])
         # Smooth multiplicative bias field and a per-scan gain.
         axes = [np.linspace(-1, 1, n) for n in self.shape]
         z, y, x = np.meshgrid(*axes, indexing="ij")
-        c = rng.normal(0, 0.06, size=6)
+        c = rng.normal(0, 0.06 * (1.0 if centre is None else centre.bias), size=6)
         bias = np.exp(c[0] * x + c[1] * y + c[2] * z + c[3] * x * y + c[4] * x**2 + c[5] * y**2)
         image = image * bias * float(np.exp(rng.normal(0, 0.1)))
         # Rician magnitude noise.
-        sigma = p.noise * p.white_matter
+        sigma = p.noise * p.white_matter * (1.0 if centre is None else centre.noise)
         real = image + rng.normal(0, sigma, self.shape)
         imag = rng.normal(0, sigma, self.shape)
-        return np.sqrt(real**2 + imag**2)
+        magnitude = np.sqrt(real**2 + imag**2)
+        if centre is None:
+            return magnitude
+        # The scanner's receiver gain and offset act on the reconstructed magnitude image.
+        return centre.gain[name] * magnitude + centre.offset[name] * p.white_matter

@@ -18,6 +18,13 @@ of the signal in its own way, and a missing modality is partly predictable from 
 The class effects follow the radiological picture only loosely: SCLC lesions are on average smaller,
 more cellular (brighter on DWI, darker on T1WI) and more homogeneous; NSCLC lesions are larger, more
 heterogeneous and more often necrotic.
+
+Optionally the patients come from several acquisition centres (``centres=``), each with its own
+scanner effects: gain and offset per modality, noise level, point-spread blur, bias-field strength
+and voxel spacing. Centres are assigned stratified by class, so the label is not confounded with
+the centre, and the manifest gets a ``group`` column. Sequences can be missing (``missing=``), per
+centre or globally: those patients have no file and no manifest row for them, and every patient
+keeps at least one sequence.
 """
 
 from __future__ import annotations
@@ -29,6 +36,14 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from radfuse.datasets.centres import (
+    assign_centres,
+    check_centres,
+    check_missing,
+    check_triplet,
+    draw_missing,
+    largest_remainder,
+)
 from radfuse.datasets.lesion import MARGIN_VOXELS, MIN_SEMI_AXIS_MM, Patient, max_semi_axis, profile
 
 __all__ = ["CLASS_NAMES", "make_phantom_cohort"]
@@ -90,27 +105,27 @@ def _class_counts(weights, n_patients):
             f"weights must be finite, non-negative and not all zero, got {weights!r}; give class "
             "counts such as (100, 179) or proportions such as (0.36, 0.64)."
         )
-    # Largest-remainder rounding keeps the total at n_patients.
-    quota = w / w.sum() * n_patients
-    counts = np.floor(quota).astype(int)
-    rest = n_patients - counts.sum()
-    order = np.argsort(-(quota - counts), kind="stable")
-    counts[order[:rest]] += 1
-    return counts
+    return largest_remainder(w, n_patients)
 
 
-def _check_triplet(value, name, kind):
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        arr = None
-    if arr is None or arr.shape != (3,) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"{name} must be three positive {kind} in (x, y, z) order, got {value!r}.")
-    if kind == "integers":
-        if np.any(arr != np.round(arr)):
-            raise ValueError(f"{name} must be three positive integers (x, y, z), got {value!r}.")
-        return tuple(int(v) for v in arr)
-    return tuple(float(v) for v in arr)
+def _check_room(shape, spacing, where=""):
+    """Raise unless the field of view holds the smallest lesion with the border margin."""
+    if max_semi_axis(shape, spacing) >= MIN_SEMI_AXIS_MM:
+        return
+    fov = " x ".join(f"{n * s:g}" for n, s in zip(shape, spacing))
+    needed = tuple(int(np.ceil(2 * MIN_SEMI_AXIS_MM / s + 2 * MARGIN_VOXELS + 1)) for s in spacing)
+    raise ValueError(
+        f"{where}shape={shape} with spacing={spacing} mm gives a field of view of {fov} mm, too "
+        f"small for a lesion of at least {MIN_SEMI_AXIS_MM:g} mm semi-axis with a "
+        f"{MARGIN_VOXELS}-voxel margin; at this spacing the shape must be at least {needed} "
+        "voxels. Use a larger shape or spacing, e.g. the default (48, 48, 16) voxels of "
+        "(0.9, 0.9, 3.0) mm."
+    )
+
+
+def _centre_shape(shape, spacing, centre):
+    """The shape that keeps the cohort's field of view (mm) at the centre's spacing."""
+    return tuple(max(1, int(np.floor(n * s / c + 0.5))) for n, s, c in zip(shape, spacing, centre))
 
 
 def _seed_sequence(random_state):
@@ -144,17 +159,20 @@ def make_phantom_cohort(
     weights=(100, 179),
     shape=(48, 48, 16),
     spacing=(0.9, 0.9, 3.0),
+    centres=None,
+    missing=None,
     random_state=0,
     progress=True,
     overwrite=False,
 ):
     """Write a synthetic multi-modal MRI lesion cohort (NRRD images, masks and a manifest).
 
-    For every patient and modality one image and one lesion mask are written to
+    For every patient and (present) modality one image and one lesion mask are written to
     ``out_dir/<patient_id>/<modality>.nrrd`` and ``out_dir/<patient_id>/<modality>_mask.nrrd``
     (gzip-compressed NRRD), and the long-form manifest ``out_dir/manifest.csv`` lists them with
-    columns ``patient_id, modality, image, mask, label`` (paths relative to ``out_dir``), the form
-    that :func:`radfuse.read_manifest` reads.
+    columns ``patient_id, modality, image, mask, label`` (paths relative to ``out_dir``) and
+    ``group`` (the centre) when ``centres`` is given, the form that :func:`radfuse.read_manifest`
+    reads.
 
     The lesion (an irregular, randomly rotated ellipsoid of about 4 to 15 mm semi-axis at a
     random position) has the same geometry in all of a patient's modalities: the masks of one
@@ -173,6 +191,16 @@ def make_phantom_cohort(
     modalities, and the task is learnable but not trivial: a cross-validated logistic regression on
     first-order and GLCM features of the three original images gives an AUC of roughly 0.8.
 
+    With ``centres``, each patient is scanned at one centre (see
+    :class:`~radfuse.datasets.centres.Centre`): in each class, the centres get their share of the
+    patients (largest remainder) in a random order, so labels are independent of the centre.
+    The patients' anatomy and latents are the same draws as without centres; a neutral centre
+    (all defaults) gives the single-centre images. Drawn centres (``centres=<int>``) differ in
+    gain and offset by up to about +-30 % and +-8 % of white matter, in noise (x0.55 to x1.8, the
+    noisier ones sharper: PSF 0 to 1.2 mm), bias field (x0.5 to x2) and spacing (in-plane x0.8 to
+    x1.25, slices x0.75 to x1), enough to shift the per-centre means of first-order and texture
+    features by more than half a standard deviation.
+
     Parameters
     ----------
     out_dir : str or path-like
@@ -190,6 +218,19 @@ def make_phantom_cohort(
         Image size in voxels, in (x, y, z) order as SimpleITK's ``GetSize()``.
     spacing : tuple of 3 float, default=(0.9, 0.9, 3.0)
         Voxel spacing in mm, (x, y, z): in-plane resolution and slice thickness of a clinical MRI.
+    centres : int, list of Centre or of mappings, or None, default=None
+        Acquisition centres. ``None``: one centre, no scanner effects, no ``group`` column. An
+        int ``k``: centres ``"C1"`` .. ``"Ck"`` with effects drawn from ``random_state``. A list:
+        one :class:`~radfuse.datasets.centres.Centre` (or a mapping of its fields, ``name``
+        defaulting to ``"C<i>"``) per centre: ``share`` of the patients, ``gain`` and ``offset``
+        (per modality), ``noise``, ``psf_mm``, ``bias``, ``spacing``. A centre's images keep the
+        field of view of ``shape`` x ``spacing`` (mm) at the centre's spacing.
+    missing : mapping or None, default=None
+        Missing sequences: ``{modality: rate}`` for every centre, or ``{centre: {modality:
+        rate}}`` (e.g. ``{"C2": {"DWI": 0.5}}``). In each centre, ``round(rate * n)`` of its
+        ``n`` patients lack the modality, drawn at random among those that still have another
+        sequence (so a patient never lacks all); they have no file and no manifest row for it.
+        Rates are in [0, 1).
     random_state : int, numpy.random.Generator, numpy.random.RandomState or None, default=0
         Seed. The same integer and arguments give byte-identical files.
     progress : bool, default=True
@@ -204,15 +245,20 @@ def make_phantom_cohort(
         ``manifest_path`` (Path of ``manifest.csv``), ``manifest`` (the manifest as a DataFrame,
         paths relative to ``out_dir``), ``out_dir`` (Path), ``y`` (Series of labels, index
         ``patient_id``), ``latent`` (DataFrame of the ground-truth latent variables per patient,
-        index ``patient_id``), ``target_names`` (``["SCLC", "NSCLC"]``) and ``DESCR``.
+        index ``patient_id``), ``groups`` (Series of centre names, index ``patient_id``, or None
+        without ``centres``), ``centres`` (the resolved list of ``Centre``, or None),
+        ``target_names`` (``["SCLC", "NSCLC"]``) and ``DESCR``.
 
     Raises
     ------
     ValueError
         If ``n_patients`` is not a positive integer, ``weights`` are not two non-negative numbers,
         a modality name is empty, repeated or contains ``"__"``, ``shape`` or ``spacing`` are not
-        three positive values or give a field of view too small to hold a lesion, or ``out_dir`` is
-        not empty and ``overwrite`` is False.
+        three positive values or give a field of view too small to hold a lesion (also at a
+        centre's spacing), a centre is invalid (unknown field or modality, non-positive share,
+        gain, noise or spacing, negative psf_mm or bias, a repeated name), ``missing`` names an
+        unknown centre or modality, gives a rate outside [0, 1) or would leave a patient without
+        any sequence, or ``out_dir`` is not empty and ``overwrite`` is False.
 
     Examples
     --------
@@ -226,30 +272,35 @@ def make_phantom_cohort(
     n_patients = _check_n_patients(n_patients)
     names = _check_modalities(modalities)
     counts = _class_counts(weights, n_patients)
-    shape = _check_triplet(shape, "shape", "integers")
-    spacing = _check_triplet(spacing, "spacing", "numbers")
-    room = max_semi_axis(shape, spacing)
-    if room < MIN_SEMI_AXIS_MM:
-        fov = " x ".join(f"{n * s:g}" for n, s in zip(shape, spacing))
-        needed = tuple(
-            int(np.ceil(2 * MIN_SEMI_AXIS_MM / s + 2 * MARGIN_VOXELS + 1)) for s in spacing
-        )
-        raise ValueError(
-            f"shape={shape} with spacing={spacing} mm gives a field of view of {fov} mm, too small "
-            f"for a lesion of at least {MIN_SEMI_AXIS_MM:g} mm semi-axis with a "
-            f"{MARGIN_VOXELS}-voxel margin; at this spacing the shape must be at least {needed} "
-            "voxels. Use a larger shape or spacing, e.g. the default (48, 48, 16) voxels of "
-            "(0.9, 0.9, 3.0) mm."
-        )
+    shape = check_triplet(shape, "shape", "integers")
+    spacing = check_triplet(spacing, "spacing", "numbers")
+    _check_room(shape, spacing)
     if not isinstance(overwrite, bool):
         raise ValueError(f"overwrite must be True or False, got {overwrite!r}.")
     seeds = _seed_sequence(random_state)
+    label_rng, *patient_seeds = (np.random.default_rng(s) for s in seeds.spawn(n_patients + 1))
+    labels = label_rng.permutation(np.repeat([0, 1], counts))
+    # Centres and missing sequences draw from streams of their own: the patients' draws stay those
+    # of the single-centre cohort.
+    centre_seed, assign_seed, missing_seed = seeds.spawn(3)
+    resolved = check_centres(centres, names, spacing, centre_seed)
+    geometry = [(shape, spacing)]
+    if resolved is not None:
+        geometry = [(_centre_shape(shape, spacing, c.spacing), c.spacing) for c in resolved]
+        for c, (own_shape, own_spacing) in zip(resolved, geometry):
+            _check_room(own_shape, own_spacing, f"centre {c.name!r}: ")
+    rates = check_missing(missing, names, None if resolved is None else [c.name for c in resolved])
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out_dir {str(out)!r} exists and is not a folder; give a folder path.")
     width = max(3, len(str(n_patients)))
     ids = [f"P{i + 1:0{width}d}" for i in range(n_patients)]
+    where = np.zeros(n_patients, dtype=int)
+    if resolved is not None:
+        where = assign_centres(np.random.default_rng(assign_seed), labels, resolved)
+    group_names = np.array([None if resolved is None else resolved[i].name for i in where])
+    present = draw_missing(np.random.default_rng(missing_seed), group_names, rates, names, ids)
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise ValueError(
@@ -259,54 +310,64 @@ def make_phantom_cohort(
         _remove_previous(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    label_rng, *patient_seeds = (np.random.default_rng(s) for s in seeds.spawn(n_patients + 1))
-    labels = label_rng.permutation(np.repeat([0, 1], counts))
     profiles = {m: profile(m) for m in names}
-    spacing_zyx = spacing[::-1]
-    shape_zyx = shape[::-1]
 
     from tqdm.auto import tqdm
 
     rows, latents = [], []
-    for pid, label, rng in tqdm(
-        list(zip(ids, labels, patient_seeds)),
+    for i, (pid, label, rng) in tqdm(
+        enumerate(zip(ids, labels, patient_seeds)),
+        total=n_patients,
         desc="phantom cohort",
         unit="patient",
         disable=not progress,
     ):
-        patient = Patient(rng, int(label), shape_zyx, spacing_zyx, names)
+        centre = None if resolved is None else resolved[where[i]]
+        own_shape, own_spacing = geometry[where[i]]
+        patient = Patient(rng, int(label), own_shape[::-1], own_spacing[::-1], names)
         latents.append({"patient_id": pid, **patient.latent})
         # Each patient is a crop somewhere in the head: its own origin, shared by its modalities.
-        centre = rng.uniform([-40, -40, -30], [40, 40, 30])
-        origin = tuple(float(c - n * s / 2) for c, n, s in zip(centre, shape, spacing))
+        middle = rng.uniform([-40, -40, -30], [40, 40, 30])
+        origin = tuple(float(c - n * s / 2) for c, n, s in zip(middle, own_shape, own_spacing))
         folder = out / pid
         folder.mkdir(exist_ok=True)
         mask = patient.mask.astype(np.uint8)
-        for m in names:
-            image = np.clip(np.rint(patient.image(m, profiles[m])), 0, np.iinfo(np.int16).max)
-            _write(image, folder / f"{m}.nrrd", np.int16, spacing, origin)
-            _write(mask, folder / f"{m}_mask.nrrd", np.uint8, spacing, origin)
-            rows.append(
-                {
-                    "patient_id": pid,
-                    "modality": m,
-                    "image": f"{pid}/{m}.nrrd",
-                    "mask": f"{pid}/{m}_mask.nrrd",
-                    "label": int(label),
-                }
-            )
+        for j, m in enumerate(names):
+            # Rendered even when missing, so that the other sequences keep their random draws.
+            image = patient.image(m, profiles[m], centre)
+            if not present[i, j]:
+                continue
+            image = np.clip(np.rint(image), 0, np.iinfo(np.int16).max)
+            _write(image, folder / f"{m}.nrrd", np.int16, own_spacing, origin)
+            _write(mask, folder / f"{m}_mask.nrrd", np.uint8, own_spacing, origin)
+            row = {
+                "patient_id": pid,
+                "modality": m,
+                "image": f"{pid}/{m}.nrrd",
+                "mask": f"{pid}/{m}_mask.nrrd",
+                "label": int(label),
+            }
+            if centre is not None:
+                row["group"] = centre.name
+            rows.append(row)
 
-    manifest = pd.DataFrame(rows, columns=["patient_id", "modality", "image", "mask", "label"])
+    columns = ["patient_id", "modality", "image", "mask", "label"]
+    manifest = pd.DataFrame(rows, columns=columns + ([] if resolved is None else ["group"]))
     manifest_path = out / "manifest.csv"
     manifest.to_csv(manifest_path, index=False)
     y = pd.Series(labels.astype(int), index=pd.Index(ids, name="patient_id"), name="label")
     latent = pd.DataFrame(latents).set_index("patient_id")
+    groups = None
+    if resolved is not None:
+        groups = pd.Series(group_names, index=y.index, name="group")
     return Bunch(
         manifest_path=manifest_path,
         manifest=manifest,
         out_dir=out,
         y=y,
         latent=latent,
+        groups=groups,
+        centres=resolved,
         target_names=[CLASS_NAMES[0], CLASS_NAMES[1]],
         DESCR=__doc__,
     )
