@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import warnings
 
+import joblib
 import numpy as np
 import optuna
 import pytest
@@ -102,6 +103,17 @@ def test_a_fixed_random_state_gives_the_same_search(data, sampler):
     assert first.param_importances_ == second.param_importances_
     other = search(SPACE2, sampler=sampler, refit=False, random_state=1).fit(X, y)
     assert other.cv_results_["params"] != first.cv_results_["params"]
+
+
+def test_parallel_fits_give_the_sequential_results(data):
+    X, y = data
+    sequential = search(SPACE2, n_trials=4, refit=False).fit(X, y)
+    with joblib.parallel_config(backend="threading"):  # threads: no process start-up in tests
+        parallel = search(SPACE2, n_trials=4, refit=False, n_jobs=2).fit(X, y)
+    assert parallel.cv_results_["params"] == sequential.cv_results_["params"]
+    np.testing.assert_array_equal(
+        parallel.cv_results_["mean_test_score"], sequential.cv_results_["mean_test_score"]
+    )
 
 
 def test_param_importances_name_every_searched_parameter(data):
@@ -302,7 +314,7 @@ def _expected_failures(estimator):
         PopulationSearchCV(
             LogisticRegression(),
             {"C": {"low": 0.01, "high": 10.0, "log": True}},
-            n_trials=2,
+            n_trials=1,  # one trial: no fANOVA forest per check (its NaN warning is ignored)
             cv=2,
             random_state=0,
         )
@@ -312,4 +324,5 @@ def _expected_failures(estimator):
 def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitFailedWarning)
+        warnings.filterwarnings("ignore", "PopulationSearchCV: parameter importances")
         check(estimator)
