@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -22,7 +23,16 @@ def minimal(**over) -> dict:
     return cfg
 
 
-@pytest.mark.parametrize("name", ["default", "breast_cancer_views", "gmenet_protocol"])
+SHIPPED = sorted(
+    p.stem for p in (Path(__file__).resolve().parents[1] / "benchmarks").glob("*.yaml")
+)
+
+
+def test_the_papers_configs_are_shipped():
+    assert {"default", "breast_cancer_views", "gmenet_protocol"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_validate(name):
     cfg = load_config(name)
     assert cfg.name == name and cfg.models and cfg.datasets
