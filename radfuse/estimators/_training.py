@@ -11,15 +11,26 @@ the estimator's ``_loss``, ``_predict_output`` and ``_valid_score``.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 
 from radfuse.estimators._device import autocast
 
-__all__ = ["EarlyStopping", "FitContext", "Member", "ProgressBar", "Rows", "Stage", "Trainer"]
+__all__ = [
+    "EarlyStopping",
+    "FitContext",
+    "Member",
+    "ProgressBar",
+    "Rows",
+    "Stage",
+    "Trainer",
+    "validation_split",
+]
 
 
 @dataclass
@@ -174,6 +185,30 @@ class Member:
     def record(self, entry: dict) -> None:
         """Append an epoch's entry to the history."""
         self.history.append(entry)
+
+
+def validation_split(n: int, stratify, fraction: float, seed: int, name: str):
+    """Sorted training and validation row indices for early stopping.
+
+    Stratified on ``stratify`` when given; a stratified split that is impossible (a class too
+    small) falls back to a random one with a warning.
+    """
+    idx = np.arange(n)
+    try:
+        tr, va = train_test_split(idx, test_size=fraction, stratify=stratify, random_state=seed)
+    except ValueError as exc:
+        if stratify is None:
+            raise ValueError(
+                f"early_stopping: cannot hold out validation_fraction={fraction} of {n} rows "
+                f"({exc})."
+            ) from exc
+        warnings.warn(
+            f"{name}: a stratified validation split is impossible ({exc}); using a random split.",
+            UserWarning,
+            stacklevel=5,
+        )
+        tr, va = train_test_split(idx, test_size=fraction, random_state=seed)
+    return np.sort(tr), np.sort(va)
 
 
 class ProgressBar:

@@ -1,8 +1,7 @@
 """One shared base for radfuse's PyTorch-backed estimators.
 
-Every torch estimator (``MMTClassifier``, ``MFNVAEClassifier``, ``GMENetClassifier``, ...) derives
-from :class:`TorchClassifierBase` (or :class:`TorchEstimatorBase` for non-classifiers) and adds
-only its network and its loss. The base owns everything else, once, with one module per job:
+Every torch estimator derives from :class:`TorchClassifierBase` (or :class:`TorchEstimatorBase`)
+and adds only its network and its loss. The base owns everything else, once, one module a job:
 
 * parameters: ``_parameter_constraints`` validated by scikit-learn's ``_fit_context``, the shared
   constraints, docs and ``input_modalities`` (:mod:`radfuse.estimators._params`);
@@ -47,10 +46,10 @@ The batch
                   Use :func:`radfuse.nn.losses.weighted_mean` so the loss is an unbiased
                   estimate of the weighted mean over the training set.
 
-``_loss`` returns ``(loss, parts)``: ``loss`` a scalar tensor to minimise, ``parts`` a ``dict`` of
-scalar tensors (``{"ce": ..., "mae": ...}``) that ``history_`` records as ``train_<part>`` and
-``valid_<part>``; keep them tensors (no ``.item()``): the loop syncs once per epoch, not per batch.
-The context ``ctx`` is a :class:`~radfuse.estimators._training.FitContext`.
+``_loss(module, batch, ctx)`` (``ctx`` a :class:`~radfuse.estimators._training.FitContext`)
+returns ``(loss, parts)``: a scalar tensor to minimise and a ``dict`` of scalar tensors that
+``history_`` records as ``train_<part>`` / ``valid_<part>``; keep them tensors (no ``.item()``):
+the loop syncs once per epoch, not per batch.
 
 Reproducibility
     ``fit`` derives all seeds from ``random_state``; training runs inside
@@ -63,17 +62,14 @@ Reproducibility
 
 from __future__ import annotations
 
-import warnings
 from typing import ClassVar
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from radfuse.estimators import _targets
 from radfuse.estimators._device import (
     DevicePickleMixin,
     autocast,
@@ -81,7 +77,23 @@ from radfuse.estimators._device import (
     resolve_device,
 )
 from radfuse.estimators._params import BASE_CONSTRAINTS, resolve_input_modalities
-from radfuse.estimators._training import FitContext, Member, Rows, Stage, Trainer, to_numpy
+from radfuse.estimators._targets import (
+    EncodedTargets,
+    check_sample_weight,
+    encode_targets,
+    multi_task_accuracy,
+    row_weights,
+    valid_score,
+)
+from radfuse.estimators._training import (
+    FitContext,
+    Member,
+    Rows,
+    Stage,
+    Trainer,
+    to_numpy,
+    validation_split,
+)
 from radfuse.modality import ModalityLayout
 
 __all__ = [
@@ -171,7 +183,7 @@ class TorchEstimatorBase(DevicePickleMixin, BaseEstimator):
         )
         present = self.layout_.check_blocks(X, labels, context=type(self).__name__)
         y_enc = self._encode_targets(y, n_samples=X.shape[0])
-        sw = _targets.check_sample_weight(sample_weight, X.shape[0])
+        sw = check_sample_weight(sample_weight, X.shape[0])
         if "input_modalities" in self._parameter_constraints:
             self.input_modalities_ = resolve_input_modalities(self.input_modalities, self.layout_)
         rows = self._prepare_rows(Rows(X, present, y_enc, sw, labels), fit=True)
@@ -214,29 +226,12 @@ class TorchEstimatorBase(DevicePickleMixin, BaseEstimator):
         return data
 
     def _split(self, rows: Rows, seed: int):
-        n = len(rows)
-        idx = np.arange(n)
         if not self.early_stopping:
+            idx = np.arange(len(rows))
             return idx, idx[:0]
-        strat = self._stratify(rows.y)
-        try:
-            tr, va = train_test_split(
-                idx, test_size=self.validation_fraction, stratify=strat, random_state=seed
-            )
-        except ValueError as exc:
-            if strat is None:
-                raise ValueError(
-                    f"early_stopping: cannot hold out validation_fraction="
-                    f"{self.validation_fraction} of {n} rows ({exc})."
-                ) from exc
-            warnings.warn(
-                f"{type(self).__name__}: a stratified validation split is impossible ({exc}); "
-                "using a random split.",
-                UserWarning,
-                stacklevel=4,
-            )
-            tr, va = train_test_split(idx, test_size=self.validation_fraction, random_state=seed)
-        return np.sort(tr), np.sort(va)
+        return validation_split(
+            len(rows), self._stratify(rows.y), self.validation_fraction, seed, type(self).__name__
+        )
 
     def _fit_rows(self, rows: Rows, weights: np.ndarray) -> None:
         device = resolve_device(self.device)
@@ -322,17 +317,15 @@ class TorchClassifierBase(ClassifierMixin, TorchEstimatorBase):
     """
 
     def _encode_targets(self, y, *, n_samples):
-        enc = _targets.encode_targets(
+        enc = encode_targets(
             y, n_samples=n_samples, multi_task=self._multi_task, name=type(self).__name__
         )
         self.classes_, self.n_classes_, self.n_tasks_ = enc.classes, enc.n_classes, enc.n_tasks
         return enc.y
 
     def _row_weights(self, rows: Rows) -> np.ndarray:
-        enc = _targets.EncodedTargets(rows.y, self.classes_, self.n_classes_, self.n_tasks_)
-        return _targets.row_weights(
-            enc, rows.sample_weight, self.class_weight, name=type(self).__name__
-        )
+        enc = EncodedTargets(rows.y, self.classes_, self.n_classes_, self.n_tasks_)
+        return row_weights(enc, rows.sample_weight, self.class_weight, name=type(self).__name__)
 
     def _fit_rows(self, rows, weights):
         # Zero-weight rows contribute nothing to the loss; leaving them out keeps mini-batches
@@ -347,7 +340,7 @@ class TorchClassifierBase(ClassifierMixin, TorchEstimatorBase):
         return y if y.ndim == 1 else None
 
     def _valid_score(self, y, output) -> float:
-        return _targets.valid_score(y, output)
+        return valid_score(y, output)
 
     def _predict_output(self, module, batch):
         logits = module(batch["x"], batch["present"])
@@ -388,7 +381,7 @@ class TorchClassifierBase(ClassifierMixin, TorchEstimatorBase):
         """Mean accuracy (multi-task: mean over tasks of the accuracy on labelled rows)."""
         if not (self._multi_task and isinstance(self.classes_, list)):
             return super().score(X, y, sample_weight=sample_weight)
-        return _targets.multi_task_accuracy(self.predict(X), y, sample_weight)
+        return multi_task_accuracy(self.predict(X), y, sample_weight)
 
 
 def _normalise(p: np.ndarray) -> np.ndarray:

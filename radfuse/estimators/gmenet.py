@@ -52,7 +52,7 @@ class GMENetClassifier(TorchClassifierBase):
     Parameters
     ----------
     input_modalities : None, str or sequence of str, default=None
-        The blocks the network classifies from. None: every block present in a row (today's
+        The blocks the network classifies from. None: every block present in a row (the paper's
         GMENet). Given names: the other blocks are blanked, i.e. treated as missing and generated
         by the CGGM, wherever the network classifies: in stage 3 and at predict time (they may
         be NaN there). Stages 1 and 2 still learn the stems and the CGGM from them on the
