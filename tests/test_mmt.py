@@ -150,9 +150,7 @@ def test_bad_inputs(views):
         small(list(VIEWS)).fit(X, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         small(["MEAN"]).fit(X, np.ones(len(y)))
-    with pytest.raises(
-        ValueError, match="'interaction' parameter of MMTClassifier must be a str"
-    ):
+    with pytest.raises(ValueError, match="'interaction' parameter of MMTClassifier must be a str"):
         small(interaction="cross").fit(X, y)
     with pytest.raises(ValueError, match="recon_weight names"):
         small(["MEAN"], recon_weight={"MEAN": 1.0}).fit(X, y)

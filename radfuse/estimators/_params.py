@@ -23,8 +23,13 @@ __all__ = [
     "INPUT_MODALITIES_CONSTRAINT",
     "NumberInterval",
     "document_base_parameters",
+    "fraction",
     "lacking_inputs",
+    "non_negative",
+    "positive",
+    "positive_int",
     "resolve_input_modalities",
+    "weight_per_target",
 ]
 
 
