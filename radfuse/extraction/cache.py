@@ -15,8 +15,11 @@ leaves either a complete entry or none.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from radfuse._utils.hashing import json_digest
@@ -49,13 +52,29 @@ class FeatureCache:
     Parameters
     ----------
     folder : str or path
-        Created if needed. Shared between workers (and, with Dask, between machines: it must be
-        on a shared file system).
+        Created if needed. Read and written by the process that calls :func:`extract_cohort`
+        (workers never touch it).
+
+    Raises
+    ------
+    ValueError
+        The folder cannot be created or written (checked with a real file, so it holds for
+        every user, root included, and for read-only or full file systems).
     """
 
     def __init__(self, folder):
         self.folder = Path(folder).expanduser()
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".radfuse-probe-", dir=self.folder)
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(probe)
+        except OSError as exc:
+            raise ValueError(
+                f"cache_dir {str(self.folder)!r} cannot be written ({type(exc).__name__}: "
+                f"{exc}); nothing was extracted. Choose a writable folder or run without a cache."
+            ) from None
 
     @staticmethod
     def key(image_digest: str, mask_digest: str, spec_fingerprint: str, options: dict) -> str:

@@ -11,9 +11,15 @@ import radiomics
 import SimpleITK as sitk
 
 from radfuse._utils.hashing import canonical_json
-from radfuse.extraction.cache import FeatureCache
 from radfuse.extraction.exact import ExactExtractor
-from radfuse.extraction.images import CaseError, check_geometry, check_mask, read_image
+from radfuse.extraction.images import (
+    CaseError,
+    check_finite,
+    check_geometry,
+    check_mask,
+    check_shape_dimension,
+    read_image,
+)
 from radfuse.extraction.manifest import Case
 
 __all__ = ["CaseOutcome", "extract_case", "run_case"]
@@ -56,7 +62,10 @@ def extract_case(case: Case, params: dict, mode: str = "exact", *, resample_mask
     tol = settings.get("geometryTolerance") or 1e-6
     mask = check_geometry(image, mask, float(tol), resample_mask)
     check_mask(mask, label)
-    result = _extractor(params, mode).execute(image, mask, label=label)
+    check_finite(image, mask, label, case.image)
+    extractor = _extractor(params, mode)
+    check_shape_dimension(image, case.image, extractor.enabledFeatures)
+    result = extractor.execute(image, mask, label=label)
     features, diagnostics = {}, {}
     for k, v in result.items():
         if k.startswith("diagnostics_"):
@@ -86,8 +95,8 @@ _itk_users = 0
 _itk_threads = 0
 
 
-def run_case(case: Case, params: dict, mode: str, options: dict, cache_folder, key):
-    """Worker task: extract, cache, never raise for a bad case."""
+def run_case(case: Case, params: dict, mode: str, options: dict):
+    """Worker task: extract, never raise for a bad case (the caller caches the outcome)."""
     # PyRadiomics' warnings would flood a cohort run's output; every condition radfuse relies
     # on is checked explicitly (files, geometry, mask, skipped filters) and reported.
     radiomics.setVerbosity(logging.ERROR)
@@ -100,7 +109,7 @@ def run_case(case: Case, params: dict, mode: str, options: dict, cache_folder, k
             sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
         _itk_users += 1
     try:
-        return _run_case_inner(case, params, mode, options, cache_folder, key)
+        return _run_case_inner(case, params, mode, options)
     finally:
         with _itk_lock:
             _itk_users -= 1
@@ -108,7 +117,7 @@ def run_case(case: Case, params: dict, mode: str, options: dict, cache_folder, k
                 sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(_itk_threads)
 
 
-def _run_case_inner(case, params, mode, options, cache_folder, key):
+def _run_case_inner(case, params, mode, options):
     base = dict(
         patient_id=case.patient_id, modality=case.modality, image=case.image, mask=case.mask
     )
@@ -121,8 +130,4 @@ def _run_case_inner(case, params, mode, options, cache_folder, key):
         if not isinstance(exc, CaseError):
             msg = f"{type(exc).__name__}: {msg}"
         return CaseOutcome(**base, status="failed", error=msg)
-    if cache_folder is not None and key is not None:
-        FeatureCache(cache_folder).put(
-            key, features, diagnostics, {"patient_id": case.patient_id, "modality": case.modality}
-        )
     return CaseOutcome(**base, status="done", features=features, diagnostics=diagnostics)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 __all__ = ["run_extract", "run_specs"]
@@ -20,8 +23,33 @@ def error_table_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}_errors.csv")
 
 
+def _unwritable(path: Path) -> str | None:
+    """Why ``path`` cannot be written (its folder is created if needed), or None if it can.
+
+    Checked with a real file in the folder, so it holds for root and for read-only or full
+    file systems, before any case is extracted.
+    """
+    if path.is_dir():
+        return "it is a folder"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file exists and is read-only"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".radfuse-probe-", dir=path.parent)
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def run_extract(args) -> int:
     """Run ``radfuse extract``; exit status 0 unless nothing could be extracted.
+
+    Exit status 2 (nothing extracted) for a bad manifest, spec, cache folder or an output path
+    that cannot be written (checked before extraction); 1 when every case failed or the
+    finished table could not be written.
 
     ``args`` has ``manifest, spec, out, n_jobs, cache, scheduler, no_progress``.
     """
@@ -32,6 +60,15 @@ def run_extract(args) -> int:
     if out.suffix.lower() not in (".csv", ".parquet"):
         print(f"radfuse extract: --out must end in .csv or .parquet, got {out}", file=sys.stderr)
         return 2
+    for what, path in (("--out", out), ("the error table", error_table_path(out))):
+        reason = _unwritable(path)
+        if reason is not None:
+            print(
+                f"radfuse extract: cannot write {what} {str(path)!r} ({reason}); nothing was "
+                "extracted. Choose a writable path.",
+                file=sys.stderr,
+            )
+            return 2
     try:
         result = extract_cohort(
             args.manifest,
@@ -46,10 +83,14 @@ def run_extract(args) -> int:
         print(f"radfuse extract: {exc}", file=sys.stderr)
         return 2
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _write_table(result.features, out)
     err_path = error_table_path(out)
-    result.errors.to_csv(err_path, index=False)
+    try:
+        _write_table(result.features, out)
+        result.errors.to_csv(err_path, index=False)
+    except OSError as exc:
+        kept = f"; the finished cases are kept in --cache {args.cache}" if args.cache else ""
+        print(f"radfuse extract: writing {out} failed ({exc}){kept}.", file=sys.stderr)
+        return 1
     s = result.summary
     print(
         f"radfuse extract: {s['n_cases']} cases: {s['n_done']} extracted, {s['n_cached']} from "

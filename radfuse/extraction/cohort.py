@@ -5,8 +5,10 @@ cached, into one wide feature table.
 from __future__ import annotations
 
 import logging
+import math
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -71,18 +73,67 @@ class ExtractionResult:
         )
 
 
-def _parallel_outcomes(todo, params, mode, options, cache_folder, n_jobs, backend, scheduler):
+def _parallel_outcomes(todo, params, mode, options, n_jobs, backend, scheduler):
     """Yield outcomes of the tasks as they finish."""
     from joblib import Parallel, delayed
 
-    tasks = (
-        delayed(run_case)(case, params, mode, options, cache_folder, key) for case, key in todo
-    )
+    tasks = (delayed(run_case)(case, params, mode, options) for case, _ in todo)
     if scheduler is not None:
         # a scheduler address is a backend of its own; Dask's default protocol is TCP
         backend = scheduler if is_dask(scheduler) else f"tcp://{scheduler}"
     with parallel_backend(backend, n_jobs):
         yield from Parallel(return_as="generator_unordered")(tasks)
+
+
+def _checked(outcome: CaseOutcome, expected) -> CaseOutcome:
+    """A finished case whose block would be partly NaN becomes a failed case.
+
+    Every estimator of radfuse treats a block as present or missing (all NaN) and rejects a
+    partly NaN one, so a case with a NaN / infinite value, or without a feature the spec names
+    (``expected``; None when it cannot be named in advance), is reported in the error table and
+    its block left missing, never filled in part.
+    """
+    if outcome.status == "failed":
+        return outcome
+    feats = outcome.features
+    bad = [n for n, v in feats.items() if not math.isfinite(v)]
+    missing = [n for n in expected if n not in feats] if expected is not None else []
+    if not bad and not missing:
+        return outcome
+    parts = []
+    if bad:
+        parts.append(
+            f"{len(bad)} feature value(s) are NaN or infinite: {bad[:8]}"
+            + (" ..." if len(bad) > 8 else "")
+        )
+    if missing:
+        parts.append(
+            f"PyRadiomics returned no value for {len(missing)} feature(s) of the spec: "
+            f"{missing[:8]}" + (" ..." if len(missing) > 8 else "")
+        )
+    error = (
+        "; ".join(parts)
+        + ". The block is left missing rather than partly NaN; check the image and mask (a "
+        "degenerate region) or disable those features in the spec."
+    )
+    return replace(outcome, status="failed", features=None, diagnostics=None, error=error)
+
+
+def _store(cache: FeatureCache, key: str, outcome: CaseOutcome):
+    """Write one finished case; on failure warn and return None (the run goes on uncached)."""
+    meta = {"patient_id": outcome.patient_id, "modality": outcome.modality}
+    try:
+        cache.put(key, outcome.features, outcome.diagnostics, meta)
+    except OSError as exc:
+        warnings.warn(
+            f"cannot write to the cache folder {str(cache.folder)!r} ({type(exc).__name__}: "
+            f"{exc}); the extraction goes on without caching (the cases finished from now on "
+            "will be computed again by a rerun).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return cache
 
 
 def extract_cohort(
@@ -110,8 +161,10 @@ def extract_cohort(
         Parallel workers (joblib's convention: ``-1`` = all cores). With ``backend="dask"``
         and no ``scheduler``, the number of workers of the local cluster.
     cache_dir : str or path, optional
-        Cache folder: finished cases are stored one file each and never recomputed for the
-        same files, settings and PyRadiomics version (a killed run resumes).
+        Cache folder: finished cases are stored one file each, as they finish, and never
+        recomputed for the same files, settings and PyRadiomics version (a killed run resumes).
+        A folder that cannot be written raises before any extraction; a write that fails later
+        (disk full, ...) warns once and the run goes on without caching.
     backend : str, optional
         A joblib backend (``"loky"``, the default, ``"threading"``, ...) or ``"dask"`` (a local
         cluster of ``n_jobs`` single-threaded worker processes).
@@ -119,7 +172,7 @@ def extract_cohort(
         Show a tqdm progress bar.
     scheduler : str, optional
         Dask scheduler address (implies ``backend="dask"``). Workers must see the image files
-        and the cache folder under the same paths.
+        under the same paths (the cache is read and written by the calling process only).
     mode : {"exact", "pyradiomics"}, default="exact"
         ``"exact"`` filters a padded box around the mask (same values, faster);
         ``"pyradiomics"`` runs plain PyRadiomics on the full image.
@@ -134,6 +187,13 @@ def extract_cohort(
     ExtractionResult
         ``.features`` (wide float64 table), ``.errors`` (one row per failed case),
         ``.diagnostics``, ``.summary``.
+
+    Notes
+    -----
+    A block of the table is either complete (every feature of the spec, all finite) or
+    missing (all NaN). A case that PyRadiomics finishes with a NaN or infinite value, or
+    without some of the spec's features, is a failed case (a row of ``errors`` listing them);
+    so is a 2-D image with 3-D ``shape`` enabled and an image with NaN voxels in the mask.
     """
     from tqdm.auto import tqdm
 
@@ -148,6 +208,7 @@ def extract_cohort(
     options = {"resample_mask": bool(resample_mask), "mode": mode}
     cache = FeatureCache(cache_dir) if cache_dir is not None else None
     fingerprint = spec.fingerprint() if cache is not None else None
+    expected = feature_names(spec)
 
     outcomes: list[CaseOutcome] = []
     todo = []
@@ -161,17 +222,16 @@ def extract_cohort(
                 pass  # a missing or unreadable file: the worker reports it
             entry = cache.get(key) if key is not None else None
             if entry is not None:
-                outcomes.append(
-                    CaseOutcome(
-                        case.patient_id,
-                        case.modality,
-                        case.image,
-                        case.mask,
-                        "cached",
-                        entry["features"],
-                        entry["diagnostics"],
-                    )
+                cached = CaseOutcome(
+                    case.patient_id,
+                    case.modality,
+                    case.image,
+                    case.mask,
+                    "cached",
+                    entry["features"],
+                    entry["diagnostics"],
                 )
+                outcomes.append(_checked(cached, expected))
                 continue
         todo.append((case, key))
 
@@ -182,13 +242,17 @@ def extract_cohort(
         desc=f"radiomics ({spec.name})",
         unit="case",
     )
-    cache_folder = str(cache.folder) if cache is not None else None
+    keys = {(case.patient_id, case.modality): key for case, key in todo}
     try:
         if todo:
             for outcome in _parallel_outcomes(
-                todo, params, mode, options, cache_folder, n_jobs, backend, scheduler
+                todo, params, mode, options, n_jobs, backend, scheduler
             ):
+                outcome = _checked(outcome, expected)
                 outcomes.append(outcome)
+                key = keys[(outcome.patient_id, outcome.modality)]
+                if cache is not None and key is not None and outcome.status == "done":
+                    cache = _store(cache, key, outcome)
                 bar.update(1)
                 if outcome.status == "failed":
                     bar.set_postfix(failed=sum(o.status == "failed" for o in outcomes))

@@ -7,7 +7,14 @@ import os
 import numpy as np
 import SimpleITK as sitk
 
-__all__ = ["CaseError", "check_geometry", "check_mask", "read_image"]
+__all__ = [
+    "CaseError",
+    "check_finite",
+    "check_geometry",
+    "check_mask",
+    "check_shape_dimension",
+    "read_image",
+]
 
 
 class CaseError(Exception):
@@ -82,4 +89,39 @@ def check_mask(mask, label: int) -> None:
         raise CaseError(
             f"mask has a single voxel with label {label}: texture and shape features need a "
             "region of several voxels."
+        )
+
+
+def check_finite(image, mask, label: int, path: str) -> None:
+    """Raise :class:`CaseError` if the image has NaN or infinite voxels inside the mask.
+
+    PyRadiomics would fail with an unrelated NumPy message (``arange: cannot compute length``)
+    or return NaN features. Integer images cannot hold such values and are not scanned.
+    """
+    arr = sitk.GetArrayViewFromImage(image)
+    if not np.issubdtype(arr.dtype, np.floating):
+        return
+    values = arr[sitk.GetArrayViewFromImage(mask) == label]
+    n_nan = int(np.count_nonzero(np.isnan(values)))
+    n_inf = int(np.count_nonzero(np.isinf(values)))
+    if n_nan or n_inf:
+        raise CaseError(
+            f"image file {path} has {n_nan} NaN and {n_inf} infinite voxel(s) among the "
+            f"{values.size} voxels with label {label}; features need finite intensities. Fix "
+            "the image (or exclude those voxels from the mask)."
+        )
+
+
+def check_shape_dimension(image, path: str, enabled_classes) -> None:
+    """Raise :class:`CaseError` for a 2-D image when 3-D ``shape`` features are enabled.
+
+    PyRadiomics skips 3-D shape on a 2-D image file with only a log message: 14 shape
+    features would be missing from a block that is otherwise present. A 3-D image (or mask)
+    one slice thick is computed as a slab: its values are finite (``Flatness`` 0).
+    """
+    if image.GetDimension() == 2 and "shape" in enabled_classes:
+        raise CaseError(
+            f"image file {path} is 2-D (size {image.GetSize()}) but the spec enables the 3-D "
+            "'shape' feature class, which PyRadiomics cannot compute on it. For 2-D images use "
+            "a spec with setting 'force2D: true' and feature class 'shape2D' instead of 'shape'."
         )

@@ -31,6 +31,8 @@ CASE_FIELDS = ("image", "mask", "label_value")
 PATIENT_COLUMNS = ("label", "group")
 _LONG_REQUIRED = ("patient_id", "modality", "image", "mask")
 _LONG_OPTIONAL = ("label_value", "label", "group")
+#: Columns read as text: pandas would read an id or modality "NA", "nan", "None", "null" as NaN.
+_TEXT_COLUMNS = ("patient_id", "modality")
 
 
 class ManifestError(ValueError):
@@ -121,6 +123,43 @@ def _from_long(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return out
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """The CSV as text; empty cells of path and label columns NaN, ids and modalities as written.
+
+    Ids and modality names are read a second time without pandas' missing-value strings, so a
+    patient ``NA`` or a sodium MRI modality ``NA`` stay text.
+    """
+    df = pd.read_csv(path, dtype=str)
+    text = pd.read_csv(
+        path, dtype=str, keep_default_na=False, usecols=lambda c: str(c) in _TEXT_COLUMNS
+    )
+    for col in text.columns:
+        df[col] = text[col].to_numpy()
+    return df
+
+
+def _check_ids(df: pd.DataFrame, source: str, csv: bool) -> None:
+    """Raise :class:`ManifestError` naming the rows whose patient id or modality is empty."""
+    for col in _TEXT_COLUMNS:
+        if col not in df.columns:
+            continue
+        rows = [i for i, v in enumerate(df[col]) if _missing(v)]
+        if not rows:
+            continue
+        where = (
+            f"line(s) {[i + 2 for i in rows[:10]]} (the header is line 1)"
+            if csv
+            else f"row(s) {rows[:10]} (by position)"
+        )
+        hint = (
+            ""
+            if csv
+            else " A frame read with pandas' defaults turns ids such as 'NA', 'nan', 'None' or "
+            "'null' into NaN: read the CSV with keep_default_na=False (or pass its path)."
+        )
+        raise ManifestError(f"{source}: {col} is empty on {where}; every row needs one.{hint}")
+
+
 def read_manifest(path_or_frame, *, base_dir=None) -> pd.DataFrame:
     """Read a manifest into the wide form, with absolute paths.
 
@@ -146,8 +185,10 @@ def read_manifest(path_or_frame, *, base_dir=None) -> pd.DataFrame:
     Raises
     ------
     ManifestError
-        Duplicate (patient, modality), unknown column, a modality with an image but no mask (or
-        the reverse), or a relative path whose folder does not exist. All problems are listed.
+        No rows, an empty patient id or modality (ids and modality names are text: ``NA`` is
+        an id, not a missing value), duplicate (patient, modality), unknown column, a modality
+        with an image but no mask (or the reverse), or a relative path whose folder does not
+        exist. All problems are listed.
     """
     if isinstance(path_or_frame, pd.DataFrame):
         df = path_or_frame.copy()
@@ -162,10 +203,13 @@ def read_manifest(path_or_frame, *, base_dir=None) -> pd.DataFrame:
             raise ManifestError(f"Manifest file {str(path)!r} does not exist.")
         source = f"manifest {str(path)!r}"
         base = Path(base_dir).expanduser().resolve() if base_dir else path.resolve().parent
-        df = pd.read_csv(path, dtype=str, keep_default_na=True)
+        df = _read_csv(path)
     df.columns = [str(c) for c in df.columns]
+    if len(df) == 0:
+        raise ManifestError(f"the {source} has no rows (a header only): nothing to extract.")
     if "patient_id" not in df.columns:
         raise ManifestError(f"{source}: no 'patient_id' column or index.")
+    _check_ids(df, source, csv=not isinstance(path_or_frame, pd.DataFrame))
 
     if "modality" in df.columns:
         wide = _from_long(df, source)

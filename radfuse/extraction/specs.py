@@ -18,7 +18,14 @@ import yaml
 from radfuse._utils.hashing import json_digest
 from radfuse._utils.resources import data_dirs
 
-__all__ = ["FeatureSpec", "list_specs", "load_spec", "spec_dirs", "validate_params"]
+__all__ = [
+    "FeatureSpec",
+    "check_filter_settings",
+    "list_specs",
+    "load_spec",
+    "spec_dirs",
+    "validate_params",
+]
 
 _SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -67,12 +74,54 @@ def validate_params(params: dict, source: str = "spec") -> dict:
         source_data=copy.deepcopy(params), schema_files=[schema_file], extensions=[schema_funcs]
     )
     try:
-        return core.validate(raise_exception=True)
+        validated = core.validate(raise_exception=True)
     except PyKwalifyException as exc:
         raise ValueError(
             f"{source} is not a valid PyRadiomics parameter file: {exc.msg}. See "
             "https://pyradiomics.readthedocs.io/en/latest/customization.html"
         ) from None
+    check_filter_settings(validated, source)
+    return validated
+
+
+def check_filter_settings(params: dict, source: str = "spec") -> None:
+    """Check what an enabled image type needs beyond PyRadiomics' schema.
+
+    The schema accepts settings with which a filter cannot run; PyRadiomics then only logs a
+    warning and every case would fail later with a message about the image. Checked here, per
+    enabled image type (its own settings over ``setting``): LoG needs a non-empty ``sigma``
+    list; Wavelet needs a discrete wavelet (``pywt.wavelist(kind="discrete")``: the stationary
+    transform cannot use a continuous one); ``resegmentRange`` has one or two values.
+
+    Raises
+    ------
+    ValueError
+        Naming ``source``, the image type and the setting.
+    """
+    import pywt
+
+    settings = params.get("setting") or {}
+    problems = []
+    for image_type, custom in (params.get("imageType") or {}).items():
+        merged = {**settings, **(custom or {})}
+        if image_type == "LoG" and not merged.get("sigma"):
+            problems.append(
+                "imageType 'LoG' needs 'sigma', a non-empty list of positive numbers (mm), e.g. "
+                "sigma: [1.0, 3.0, 5.0] under 'setting' or under 'imageType: LoG'"
+            )
+        wavelet = merged.get("wavelet", "coif1")
+        if image_type == "Wavelet" and wavelet not in pywt.wavelist(kind="discrete"):
+            problems.append(
+                f"imageType 'Wavelet': 'wavelet: {wavelet}' is not a discrete wavelet; use one "
+                "of pywt.wavelist(kind='discrete'), e.g. coif1, db2, haar, sym4"
+            )
+    reseg = settings.get("resegmentRange")
+    if reseg is not None and len(reseg) not in (1, 2):
+        problems.append(
+            f"setting 'resegmentRange' must have one or two values (lower[, upper]), got {reseg}"
+        )
+    if problems:
+        raise ValueError(f"{source}: " + "; ".join(problems) + ".")
 
 
 @dataclass(frozen=True)
