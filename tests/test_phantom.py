@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
 from scipy.stats import mannwhitneyu, spearmanr
 
+from radfuse.datasets import Centre
 from radfuse.datasets.phantom import CLASS_NAMES, make_phantom_cohort
+from radfuse.extraction.manifest import read_manifest
 
 MODALITIES = ("T1WI", "FLAIR", "DWI")
 TINY = {"shape": (16, 16, 8), "progress": False}  # smallest sensible volume: fast tests
@@ -269,3 +273,219 @@ def test_pyradiomics_extracts_a_phantom_case(cohort):
     n_voxels = int(sitk.GetArrayFromImage(_read(mask)).sum())
     assert values["original_shape_VoxelVolume"] == pytest.approx(n_voxels * 0.9 * 0.9 * 3.0)
     assert values["original_firstorder_Variance"] > 0
+
+
+# --------------------------------------------------------------------------------------------------
+# centres and missing sequences
+
+
+def _array_digest(cohort):
+    digest = hashlib.sha256()
+    for row in cohort.manifest.itertuples():
+        for rel in (row.image, row.mask):
+            digest.update(sitk.GetArrayFromImage(_read(cohort.out_dir / rel)).tobytes())
+    digest.update(cohort.manifest_path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_default_cohort_is_unchanged(tmp_path):
+    # Computed with the generator before centres and missing sequences existed (commit 3a98af4).
+    cohort = make_phantom_cohort(tmp_path / "c", n_patients=3, random_state=3, **TINY)
+    assert _array_digest(cohort) == (
+        "53d4f8ebb42d554fc2fb965ba24846f29a6eca15f55700f6adf38ee50c886b64"
+    )
+    assert cohort.groups is None and cohort.centres is None
+    assert "group" not in cohort.manifest.columns
+
+
+def test_neutral_centre_gives_the_single_centre_images(tmp_path):
+    plain = make_phantom_cohort(tmp_path / "a", n_patients=3, random_state=5, **TINY)
+    one = make_phantom_cohort(tmp_path / "b", n_patients=3, random_state=5, centres=[{}], **TINY)
+    assert one.manifest["group"].tolist() == ["C1"] * 9
+    pd.testing.assert_frame_equal(one.manifest.drop(columns="group"), plain.manifest)
+    for rel in plain.manifest["image"]:
+        np.testing.assert_array_equal(
+            sitk.GetArrayFromImage(_read(plain.out_dir / rel)),
+            sitk.GetArrayFromImage(_read(one.out_dir / rel)),
+        )
+    assert one.centres == [
+        Centre(
+            "C1",
+            spacing=(0.9, 0.9, 3.0),
+            gain=dict.fromkeys(MODALITIES, 1.0),
+            offset=dict.fromkeys(MODALITIES, 0.0),
+        )
+    ]
+
+
+def test_centres_groups_geometry_and_determinism(tmp_path):
+    kwargs = {"n_patients": 12, "weights": (6, 6), "centres": 3, "random_state": 2, **TINY}
+    a = make_phantom_cohort(tmp_path / "a", **kwargs)
+    b = make_phantom_cohort(tmp_path / "b", **kwargs)
+    plain = make_phantom_cohort(tmp_path / "p", **{**kwargs, "centres": None})
+    for rel in list(a.manifest["image"]) + list(a.manifest["mask"]) + ["manifest.csv"]:
+        assert (a.out_dir / rel).read_bytes() == (b.out_dir / rel).read_bytes(), rel
+    assert [c.name for c in a.centres] == ["C1", "C2", "C3"]
+    assert a.centres == b.centres
+    # the groups: a column of the manifest, a Series next to y, read back by read_manifest
+    assert list(a.manifest.columns) == ["patient_id", "modality", "image", "mask", "label", "group"]
+    assert a.groups.name == "group" and a.groups.index.equals(a.y.index)
+    per_patient = a.manifest.groupby("patient_id")["group"].agg(["first", "nunique"])
+    assert (per_patient["nunique"] == 1).all()
+    assert per_patient["first"].to_dict() == a.groups.to_dict()
+    wide = read_manifest(a.manifest_path)
+    assert wide["group"].to_dict() == a.groups.to_dict()
+    # stratified by class: each centre holds both classes, shares split within each class
+    table = pd.crosstab(a.groups, a.y)
+    assert (table > 0).all().all(), table
+    # the patients' draws (latents, labels) are those of the single-centre cohort
+    pd.testing.assert_frame_equal(a.latent, plain.latent)
+    pd.testing.assert_series_equal(a.y, plain.y)
+    # each centre's images have its spacing and keep the field of view in mm
+    for row in a.manifest.itertuples():
+        centre = a.centres[int(row.group[1:]) - 1]
+        img = _read(a.out_dir / row.image)
+        np.testing.assert_allclose(img.GetSpacing(), centre.spacing)
+        fov = np.array(img.GetSize()) * np.array(img.GetSpacing())
+        np.testing.assert_allclose(fov, np.array([16, 16, 8]) * [0.9, 0.9, 3.0], rtol=0.15)
+        assert _geometry(img) == _geometry(_read(a.out_dir / row.mask))
+    other = make_phantom_cohort(tmp_path / "o", **{**kwargs, "random_state": 3})
+    assert other.centres != a.centres
+
+
+def test_lesions_keep_their_physical_size_at_another_spacing(tmp_path):
+    kwargs = {"n_patients": 8, "modalities": ("T1WI",), "random_state": 4, "progress": False}
+    coarse = make_phantom_cohort(tmp_path / "a", centres=[{"spacing": (1.2, 1.2, 4.0)}], **kwargs)
+    fine = make_phantom_cohort(tmp_path / "b", centres=[{"spacing": (0.7, 0.7, 2.0)}], **kwargs)
+
+    def volumes(cohort):
+        out = []
+        for rel in cohort.manifest["mask"]:
+            msk = _read(cohort.out_dir / rel)
+            out.append(sitk.GetArrayFromImage(msk).sum() * np.prod(msk.GetSpacing()))
+        return np.array(out)
+
+    ratio = volumes(coarse) / volumes(fine)
+    assert 0.7 < np.median(ratio) < 1.4, ratio
+
+
+def test_missing_sequences_have_no_file_and_no_row(tmp_path):
+    centres = [{"name": "A", "share": 1}, {"name": "B", "share": 1}]
+    kwargs = {"n_patients": 12, "weights": (6, 6), "centres": centres, "random_state": 1, **TINY}
+    missing = {"B": {"DWI": 0.5, "FLAIR": 0.3}}
+    full = make_phantom_cohort(tmp_path / "full", **kwargs)
+    gaps = make_phantom_cohort(tmp_path / "gaps", missing=missing, **kwargs)
+    again = make_phantom_cohort(tmp_path / "again", missing=missing, **kwargs)
+    pd.testing.assert_frame_equal(gaps.manifest, again.manifest)  # deterministic for a seed
+    pd.testing.assert_series_equal(gaps.groups, full.groups)
+    present = gaps.manifest.groupby(["patient_id", "modality"]).size().unstack().notna()
+    present = present.reindex(index=gaps.y.index, columns=list(MODALITIES), fill_value=False)
+    in_b = gaps.groups == "B"
+    assert present[~in_b].all().all()  # centre A is complete
+    assert (~present.loc[in_b, "DWI"]).sum() == 3  # round(0.5 * 6)
+    assert (~present.loc[in_b, "FLAIR"]).sum() == 2  # round(0.3 * 6)
+    assert present.loc[in_b, "T1WI"].all()
+    assert present.any(axis=1).all()
+    for pid, m in [(p, m) for p in gaps.y.index for m in MODALITIES]:
+        exists = (gaps.out_dir / pid / f"{m}.nrrd").exists()
+        assert exists == (gaps.out_dir / pid / f"{m}_mask.nrrd").exists() == present.loc[pid, m]
+    # the sequences that are there are those of the complete cohort
+    for rel in gaps.manifest["image"]:
+        assert (gaps.out_dir / rel).read_bytes() == (full.out_dir / rel).read_bytes(), rel
+    wide = read_manifest(gaps.manifest_path)
+    assert wide["DWI__image"].isna().sum() == 3
+
+
+def test_missing_never_takes_all_sequences(tmp_path):
+    # 0.5 + 0.5 of two sequences: the most that can be missing, exactly one sequence each
+    cohort = make_phantom_cohort(
+        tmp_path / "c",
+        n_patients=10,
+        modalities=("T1WI", "DWI"),
+        missing={"T1WI": 0.5, "DWI": 0.5},
+        random_state=0,
+        **TINY,
+    )
+    counts = cohort.manifest.groupby("patient_id").size()
+    assert len(counts) == 10 and (counts == 1).all()
+    assert cohort.manifest["modality"].value_counts().to_dict() == {"T1WI": 5, "DWI": 5}
+    assert cohort.groups is None and "group" not in cohort.manifest.columns
+
+
+def test_centre_effects_are_measurable_and_the_class_is_not_confounded(tmp_path):
+    from radfuse import extract_cohort
+
+    cohort = make_phantom_cohort(
+        tmp_path / "c",
+        n_patients=30,
+        modalities=("T1WI", "DWI"),
+        shape=(24, 24, 10),
+        centres=3,
+        random_state=0,
+        progress=False,
+    )
+    groups, y = cohort.groups, cohort.y
+    # labels are split by class within centres: the class proportions hardly differ between them
+    proportions = y.groupby(groups).mean()
+    assert proportions.max() - proportions.min() < 0.25, proportions
+
+    def separation(values):
+        values = pd.Series(values, index=groups.index, dtype=float)
+        means = values.groupby(groups).mean()
+        return (means.max() - means.min()) / np.sqrt(values.groupby(groups).var().mean())
+
+    for m in ("T1WI", "DWI"):  # mean intensity inside the lesion
+        inside = []
+        for pid in groups.index:
+            image = sitk.GetArrayFromImage(_read(cohort.out_dir / pid / f"{m}.nrrd"))
+            mask = sitk.GetArrayFromImage(_read(cohort.out_dir / pid / f"{m}_mask.nrrd"))
+            inside.append(image[mask > 0].mean())
+        assert separation(inside) >= 0.5, m
+    # PyRadiomics features of the z-scored images (gain and offset cancel there)
+    X = extract_cohort(cohort.manifest_path, spec="mri_original", progress=False).features
+    X = X.loc[groups.index]
+    for m in ("T1WI", "DWI"):
+        for feature in ("firstorder_Mean", "firstorder_Entropy", "glcm_Contrast"):
+            column = f"{m}__original_{feature}"
+            assert separation(X[column]) >= 0.5, column
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"centres": 0}, "centres must be at least 1"),
+        ({"centres": True}, "centres must be None, a number"),
+        ({"centres": "C1"}, "centres must be None, a number"),
+        ({"centres": []}, "centres is empty"),
+        ({"centres": [{"nme": "A"}]}, r"centres\[0\] has unknown key\(s\) \['nme'\]"),
+        ({"centres": [3]}, r"centres\[0\] must be a Centre or a mapping"),
+        ({"centres": [{"name": ""}]}, "non-empty string"),
+        ({"centres": [{"name": "A"}, {"name": "A"}]}, r"\['A'\] more than once"),
+        ({"centres": [{"share": 0}]}, "centre 'C1': share must be a finite number > 0"),
+        ({"centres": [{"gain": -1}]}, r"gain\['T1WI'\] must be a finite number > 0"),
+        ({"centres": [{"gain": {"PET": 2}}]}, r"gain names unknown modalities \['PET'\]"),
+        ({"centres": [{"offset": float("nan")}]}, "offset.*finite number"),
+        ({"centres": [{"noise": 0}]}, "noise must be a finite number > 0"),
+        ({"centres": [{"psf_mm": -1}]}, "psf_mm must be a finite number >= 0"),
+        ({"centres": [{"bias": -0.5}]}, "bias must be a finite number >= 0"),
+        ({"centres": [{"spacing": (1, 1, 0)}]}, "spacing must be three positive numbers"),
+        ({"centres": [{"spacing": (3, 3, 12)}]}, "centre 'C1': shape=.*too small for a lesion"),
+        ({"missing": {"DWI": 1.0}}, r"must be in \[0, 1\)"),
+        ({"missing": {"DWI": -0.1}}, r"missing\['DWI'\] must be a finite number >= 0"),
+        ({"missing": {"PET": 0.1}}, r"unknown modalities \['PET'\]"),
+        ({"missing": ["DWI"]}, "missing must be None, a mapping"),
+        ({"missing": {"C1": {"DWI": 0.5}}}, "per centre .* but centres is None"),
+        ({"centres": 2, "missing": {"C9": {"DWI": 0.5}}}, r"unknown centres \['C9'\]"),
+        ({"centres": 2, "missing": {"C1": {"DWI": 0.5}, "FLAIR": 0.1}}, "mixes"),
+        ({"modalities": ("T1WI",), "missing": {"T1WI": 0.5}}, "no sequence"),
+        (
+            {"missing": {"T1WI": 0.9, "FLAIR": 0.9, "DWI": 0.9}, "n_patients": 10},
+            "must keep at least one sequence",
+        ),
+    ],
+)
+def test_bad_centres_and_missing(tmp_path, kwargs, match):
+    args = {"n_patients": 2, "progress": False, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        make_phantom_cohort(tmp_path / "c", **args)
+    assert not (tmp_path / "c").exists()

@@ -1,6 +1,7 @@
 """Built-in data: synthetic phantom image cohorts, synthetic multi-modal feature tables with
 controlled missingness, and a bundled public table. Nothing here downloads anything."""
 
+from radfuse.datasets.centres import Centre
 from radfuse.datasets.tables import (
     load_breast_cancer_views,
     make_multimodal_classification,
@@ -8,6 +9,7 @@ from radfuse.datasets.tables import (
 )
 
 __all__ = [
+    "Centre",
     "load_breast_cancer_views",
     "make_multimodal_classification",
     "make_phantom_cohort",
