@@ -20,7 +20,7 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from radfuse.datasets import load_breast_cancer_views, simulate_missing_modalities
-from radfuse.selection import make_radiomics_pipeline, selected_counts
+from radfuse.selection import STEP_NAMES, make_radiomics_pipeline, selected_counts
 
 STEPS = ("input", "variance", "correlation", "select")
 
@@ -106,7 +106,10 @@ def main(argv=None):
         print(f"### {name}")
         print(table(results))
         for k, (_, _, aucs, synth, seconds, fitted) in results.items():
-            kept = [c.split("__", 1) for c in fitted[:5].get_feature_names_out()]
+            kept = [
+                c.split("__", 1)
+                for c in fitted[: STEP_NAMES.index("smote")].get_feature_names_out()
+            ]
             print(f"\nk={k}, selected on all patients: " + ", ".join(f"{m}:{f}" for m, f in kept))
             print(
                 f"k={k}: PatternAwareSMOTE adds {np.mean(synth):.1f} synthetic rows per training "

@@ -28,6 +28,8 @@ _LAZY = {
     "selected_counts": "radfuse.selection",
     # harmonisation
     "ComBatHarmonizer": "radfuse.harmonization",
+    # tuning
+    "PopulationSearchCV": "radfuse.tuning",
     # estimators
     "MMTClassifier": "radfuse.estimators",
     "MFNVAEClassifier": "radfuse.estimators",
