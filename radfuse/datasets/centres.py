@@ -137,10 +137,9 @@ def _resolve(centre, index, names, spacing):
             f"centres[{index}] must be a Centre or a mapping of its fields, got {centre!r}."
         )
     where = f"centre {centre.name!r}"
-    if not isinstance(centre.name, str) or not centre.name.strip() or "/" in centre.name:
+    if not isinstance(centre.name, str) or not centre.name.strip():
         raise ValueError(
-            f"centres[{index}]: the name must be a non-empty string without '/', got "
-            f"{centre.name!r}."
+            f"centres[{index}]: the name must be a non-empty string, got {centre.name!r}."
         )
     own_spacing = spacing
     if centre.spacing is not None:
@@ -291,8 +290,8 @@ def assign_centres(rng, labels, centres):
 def draw_missing(rng, groups, rates, names, ids):
     """Boolean array (patients x modalities): True where the patient has the sequence.
 
-    In each centre, ``round(rate * n)`` of its ``n`` patients lack a modality, drawn at random
-    among those that keep another sequence, modality by modality in the cohort's order.
+    In each centre, ``rate * n`` (rounded half up) of its ``n`` patients lack a modality, drawn
+    at random among those that keep another sequence, modality by modality in the cohort's order.
     """
     present = np.ones((len(groups), len(names)), dtype=bool)
     for key, centre_rates in rates.items():

@@ -198,8 +198,9 @@ def make_phantom_cohort(
     (all defaults) gives the single-centre images. Drawn centres (``centres=<int>``) differ in
     gain and offset by up to about +-30 % and +-8 % of white matter, in noise (x0.55 to x1.8, the
     noisier ones sharper: PSF 0 to 1.2 mm), bias field (x0.5 to x2) and spacing (in-plane x0.8 to
-    x1.25, slices x0.75 to x1), enough to shift the per-centre means of first-order and texture
-    features by more than half a standard deviation.
+    x1.25, slices x0.75 to x1) and share of the patients (0.6 to 1.4, relative), enough to shift
+    the per-centre means of first-order and texture features by more than half a standard
+    deviation.
 
     Parameters
     ----------
@@ -227,8 +228,8 @@ def make_phantom_cohort(
         field of view of ``shape`` x ``spacing`` (mm) at the centre's spacing.
     missing : mapping or None, default=None
         Missing sequences: ``{modality: rate}`` for every centre, or ``{centre: {modality:
-        rate}}`` (e.g. ``{"C2": {"DWI": 0.5}}``). In each centre, ``round(rate * n)`` of its
-        ``n`` patients lack the modality, drawn at random among those that still have another
+        rate}}`` (e.g. ``{"C2": {"DWI": 0.5}}``). In each centre, ``rate * n`` (rounded half up)
+        of its ``n`` patients lack the modality, drawn at random among those that still have another
         sequence (so a patient never lacks all); they have no file and no manifest row for it.
         Rates are in [0, 1).
     random_state : int, numpy.random.Generator, numpy.random.RandomState or None, default=0
@@ -268,6 +269,10 @@ def make_phantom_cohort(
       patient_id modality           image                 mask  label
     0       P001     T1WI   P001/T1WI.nrrd  P001/T1WI_mask.nrrd      1
     ...
+    >>> multi = make_phantom_cohort(
+    ...     "multi", n_patients=30, centres=3, missing={"C2": {"DWI": 0.5}}, progress=False
+    ... )  # doctest: +SKIP
+    >>> multi.groups.value_counts()  # doctest: +SKIP
     """
     n_patients = _check_n_patients(n_patients)
     names = _check_modalities(modalities)
