@@ -92,7 +92,9 @@ def bare_fit(est, X, y, device, epochs, batch_size=32):
                     avail = est._availability(pb, ctx)
                     mask = pb & ~avail
                 logits, recon = module(xb, avail)
-                loss, _ = module.loss(logits, recon, xb, mask, yb, wb, est._alpha_, est.beta)
+                loss, _ = module.loss(
+                    logits, recon, xb, mask, yb, wb, est._recon_weight_, est.clf_weight
+                )
             else:
                 out = module(xb)
                 loss, _ = module.loss(out, xb, yb, wb, est.kl_weight, est.clf_weight)
@@ -121,7 +123,9 @@ def skorch_fit(est, X, y, device, epochs, batch_size=32):
                 mask = torch.ones(
                     len(yb), len(self.module_.missing_ids), dtype=torch.bool, device=self.device
                 )
-                return self.module_.loss(logits, recon, xb, mask, yb, wb, est._alpha_, est.beta)[0]
+                return self.module_.loss(
+                    logits, recon, xb, mask, yb, wb, est._recon_weight_, est.clf_weight
+                )[0]
             return self.module_.loss(y_pred, xb, yb, wb, est.kl_weight, est.clf_weight)[0]
 
     torch.manual_seed(0)

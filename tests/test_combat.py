@@ -272,17 +272,6 @@ def test_metadata_routing_through_pipelines(pipeline):
         assert np.isfinite(scores).all()
 
 
-def _expected_failed_checks(estimator):
-    """radfuse's list, plus the entry radfuse.estimator_checks does not carry yet."""
-    own = {
-        "check_estimators_pickle": (
-            "The check scatters NaN into single cells of X; NaN inside a present block is a bad "
-            "value and fit raises a ValueError naming the row and modality."
-        )
-    }
-    return {**own, **expected_failed_checks(estimator)}
-
-
 # groups=None is one centre: the checks exercise validation, pandas output and the identity
 @parametrize_with_checks(
     [
@@ -290,7 +279,7 @@ def _expected_failed_checks(estimator):
         ComBatHarmonizer(parametric=False, unseen="pooled"),
         ComBatHarmonizer(mean_only=True, eb=False),
     ],
-    expected_failed_checks=_expected_failed_checks,
+    expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

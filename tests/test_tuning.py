@@ -294,20 +294,6 @@ def test_fit_and_score_batch_keeps_task_order(data):
     assert all(r["error"] is None and r["fit_time"] > 0 for r in results)
 
 
-# Move to radfuse.estimator_checks.EXPECTED_FAILED_CHECKS (its owner's file) when merged.
-_PENDING_EXPECTED_FAILURES = {
-    "check_dtype_object": (
-        "The check wants fit to raise the estimator's own TypeError on an object array holding "
-        "a dict. Like GridSearchCV, the search catches each inner fit's error (error_score) and, "
-        "when every fit failed, raises a ValueError ('all N fits failed') quoting that TypeError."
-    ),
-}
-
-
-def _expected_failures(estimator):
-    return {**_PENDING_EXPECTED_FAILURES, **expected_failed_checks(estimator)}
-
-
 @pytest.mark.slow
 @parametrize_with_checks(
     [
@@ -319,7 +305,7 @@ def _expected_failures(estimator):
             random_state=0,
         )
     ],
-    expected_failed_checks=_expected_failures,
+    expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
