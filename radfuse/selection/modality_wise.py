@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from radfuse.modality.validation import (
     check_classes_present,
     check_classification_y,
+    check_numeric,
     check_table,
     layout_of,
     row_labels_of,
@@ -137,6 +138,7 @@ class ModalityWiseSelector(SelectorMixin, BaseEstimator):
         """
         self._validate_params()
         labels = row_labels_of(X)
+        check_numeric(X, context=type(self).__name__)
         A = np.asarray(validate_data(self, X, ensure_all_finite=False, dtype="numeric"), float)
         layout = layout_of(self)
         presence = check_table(self, A, labels, layout)
@@ -287,6 +289,7 @@ class ModalityWiseSelector(SelectorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         labels = row_labels_of(X)
+        check_numeric(X, context=type(self).__name__)
         A = validate_data(self, X, ensure_all_finite=False, dtype="numeric", reset=False)
         check_table(self, np.asarray(A, dtype=float), labels, layout_of(self))
         return super().transform(X)

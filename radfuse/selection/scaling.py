@@ -17,7 +17,13 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from radfuse.modality import format_name
-from radfuse.modality.validation import check_no_inf, layout_of, row_labels_of
+from radfuse.modality.validation import (
+    check_feature_table,
+    check_nan_columns,
+    check_numeric,
+    layout_of,
+    row_labels_of,
+)
 
 __all__ = ["BlockChecker"]
 
@@ -29,7 +35,14 @@ class BlockChecker(TransformerMixin, BaseEstimator):
     is otherwise present is a bad value: by default it raises a ValueError naming the patient
     and the modality (in ``fit`` and in ``transform``, so a bad test case is caught too); with
     ``impute="median"`` or ``"mean"`` it is replaced by that column's statistic over the training
-    rows where the modality is present. Infinite values always raise.
+    rows where the modality is present. Always raised on: a cell that is not a number (naming
+    column, patient and value), an empty table, infinity (patient and column), a column NaN for
+    every patient who has its modality (the column; nothing to impute it from), and a patient
+    with no modality at all (nothing to learn from or predict for).
+
+    ``fit`` records which blocks some training row had (``seen_modalities_``). ``transform``
+    rejects a row that has a block no training row had, naming patients and modality: the model
+    learned nothing for that block, and passing it on (or quietly blanking it) would hide that.
 
     With ``modalities`` given as a mapping, the output columns are renamed to the radfuse
     convention ``"<MODALITY>__<column>"``, so later steps find the blocks by name.
@@ -48,6 +61,8 @@ class BlockChecker(TransformerMixin, BaseEstimator):
     n_imputed_ : int
         Bad values found (and imputed) in the training table.
     modalities_ : list of str
+    seen_modalities_ : ndarray of bool of shape (n_modalities,)
+        Whether some training row had each block of ``modalities_``.
     n_features_in_, feature_names_in_
     """
 
@@ -62,13 +77,26 @@ class BlockChecker(TransformerMixin, BaseEstimator):
 
     def _check(self, X, reset):
         labels = row_labels_of(X)
+        name = type(self).__name__
+        check_numeric(X, context=name)
         A = validate_data(self, X, ensure_all_finite=False, dtype="numeric", reset=reset)
         A = np.array(A, dtype=float)  # a copy: transform may write imputed values
         layout = layout_of(self)
-        check_no_inf(A, labels, layout.feature_names, type(self).__name__)
-        if self.impute is None:
-            layout.check_blocks(A, labels, context=type(self).__name__)
-        return A, layout
+        present = layout.presence_mask(A)
+        checked = A
+        if self.impute is not None:
+            # a partly NaN block is expected (it is imputed); a column without any value is not
+            if reset:
+                check_nan_columns(A, layout, name)
+            checked = np.where(np.isnan(A) & present[:, _block_of(layout)], 0.0, A)
+        _, present = check_feature_table(
+            checked,
+            layout,
+            context=name,
+            row_labels=labels,
+            training_presence=None if reset else self.seen_modalities_,
+        )
+        return A, layout, present
 
     @staticmethod
     def _bad(A, layout):
@@ -86,11 +114,14 @@ class BlockChecker(TransformerMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            For infinite values, and for partly-NaN blocks when ``impute`` is None.
+            For a cell that is not a number, an empty table, infinity, a column without any
+            value, a patient without any modality, and partly-NaN blocks when ``impute`` is
+            None.
         """
         self._validate_params()
-        A, layout = self._check(X, reset=True)
+        A, layout, present = self._check(X, reset=True)
         self.modalities_ = list(layout.names)
+        self.seen_modalities_ = present.any(axis=0)
         bad = self._bad(A, layout)
         self.n_imputed_ = int(bad.sum())
         self.statistics_ = None
@@ -108,7 +139,7 @@ class BlockChecker(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Return ``X`` (as float) with bad values imputed or rejected; NaN blocks stay NaN."""
         check_is_fitted(self)
-        A, layout = self._check(X, reset=False)
+        A, layout, _ = self._check(X, reset=False)
         if self.statistics_ is not None:
             bad = self._bad(A, layout)
             A[bad] = np.broadcast_to(self.statistics_, A.shape)[bad]
@@ -135,3 +166,11 @@ class BlockChecker(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+
+def _block_of(layout) -> np.ndarray:
+    """The block index of every column."""
+    out = np.empty(layout.n_features, dtype=np.intp)
+    for k, idx in enumerate(layout.indices):
+        out[idx] = k
+    return out

@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from radfuse.modality.validation import check_table, layout_of, row_labels_of
+from radfuse.modality.validation import check_numeric, check_table, layout_of, row_labels_of
 
 __all__ = ["PatternAwareSMOTE", "allocate_synthetic"]
 
@@ -152,13 +152,17 @@ class PatternAwareSMOTE(BaseOverSampler):
 
     def _check_X_y(self, X, y, accept_sparse=None):
         # NaN blocks are missing modalities; infinity and partly-NaN blocks are rejected with
-        # the patient and modality named (the DataFrame index is still at hand here).
+        # the patient and modality named (the DataFrame index is still at hand here). A row with
+        # every block NaN is a pattern like any other here: it is oversampled within its group.
         labels = row_labels_of(X)
+        check_numeric(X, context=type(self).__name__)
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         X, y = validate_data(
             self, X=X, y=y, reset=True, accept_sparse=False, ensure_all_finite=False
         )
-        check_table(self, np.asarray(X, dtype=float), labels, layout_of(self))
+        check_table(
+            self, np.asarray(X, dtype=float), labels, layout_of(self), allow_empty_rows=True
+        )
         return X, y, binarize_y
 
     def _fit_resample(self, X, y):
