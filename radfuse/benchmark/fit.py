@@ -18,6 +18,7 @@ from radfuse.benchmark.build import build_estimator
 from radfuse.benchmark.metrics import compute_metrics
 from radfuse.benchmark.plan import Fit, subset_name
 from radfuse.benchmark.schema import ModelConfig
+from radfuse.benchmark.tuning import make_search, tuning_record
 from radfuse.modality import ModalityLayout
 
 __all__ = [
@@ -176,6 +177,18 @@ def _fit_and_score(
     present = layout.presence_mask(X.to_numpy())
     tr = choose_train_rows(fit, mcfg, layout, present)
     est = make_estimator(fit, mcfg, layout, seed=seed, device=device, threads=threads)
+    search, names = None, {}
+    if mcfg.tuning is not None:
+        # the search sees only this fit's training rows: the outer test fold stays unseen
+        search, names = make_search(
+            est,
+            mcfg,
+            fit.fit_subset,
+            all_mods,
+            seed=seed + fit.split.repeat,
+            n_classes=len(np.unique(y[tr])),
+        )
+        est = est if search is None else search
     if mcfg.subset_mode == "columns":
         X_train = X.iloc[tr, _columns_of(layout, fit.fit_subset)]
     else:
@@ -201,7 +214,7 @@ def _fit_and_score(
     for r in rows:
         r["fit_seconds"] = round(fit_seconds, 3)
         r["predict_seconds"] = round(predict_seconds / len(rows), 3)
-    return {
+    payload = {
         "key": fit.key,
         "digest": fit.digest,
         "classes": np.asarray(est.classes_).tolist(),
@@ -216,6 +229,10 @@ def _fit_and_score(
         "pid": os.getpid(),
         "host": platform.node(),
     }
+    if mcfg.tuning is not None:  # an untuned fit's payload stays as it was
+        fitted_on = None if fit.fit_subset is None else subset_name(fit.fit_subset)
+        payload["tuning"] = tuning_record(search, names, mcfg, fitted_on)
+    return payload
 
 
 def run_fit(

@@ -25,6 +25,7 @@ from radfuse.benchmark.schema import (
     ModelConfig,
     import_object,
 )
+from radfuse.benchmark.tuning_config import parse_model_tuning, parse_tuning_defaults
 
 __all__ = ["parse_config"]
 
@@ -74,6 +75,7 @@ _TOP_KEYS = {
     "comparison",
     "cache_dir",
     "threads_per_fit",
+    "tuning",
 }
 _DATASET_KEYS = {
     "name",
@@ -97,6 +99,7 @@ _MODEL_KEYS = {
     "train_rows",
     "baseline",
     "datasets",
+    "tuning",
 }
 _CV_KEYS = {"n_splits", "n_repeats", "group_aware", "test_group"}
 _COMPARISON_KEYS = {"baseline", "n_bootstrap", "alpha"}
@@ -164,7 +167,7 @@ def _parse_dataset(i: int, raw) -> DatasetConfig:
     )
 
 
-def _parse_model(i: int, raw, default_prep, dataset_names) -> ModelConfig:
+def _parse_model(i: int, raw, default_prep, dataset_names, tuning) -> ModelConfig:
     where = f"models[{i}]"
     _keys(where, raw, _MODEL_KEYS, {"name", "class"})
     name = _name(f"{where}.name", raw["name"])
@@ -223,7 +226,7 @@ def _parse_model(i: int, raw, default_prep, dataset_names) -> ModelConfig:
     baseline = raw.get("baseline")
     if baseline is None:
         baseline = not cls.__module__.startswith("radfuse")
-    return ModelConfig(
+    mcfg = ModelConfig(
         name=name,
         cls=cls_path if isinstance(cls_path, str) else f"{cls.__module__}.{cls.__qualname__}",
         params=dict(params),
@@ -235,6 +238,8 @@ def _parse_model(i: int, raw, default_prep, dataset_names) -> ModelConfig:
         baseline=bool(baseline),
         datasets=None if datasets is None else list(datasets),
     )
+    mcfg.tuning = parse_model_tuning(i, raw.get("tuning"), tuning, cls, accepted, mcfg)
+    return mcfg
 
 
 def _parse_subsets(raw):
@@ -289,7 +294,8 @@ def parse_config(raw: Mapping, *, source: str | None = None) -> BenchmarkConfig:
     models_raw = raw["models"]
     if not isinstance(models_raw, (list, tuple)) or not models_raw:
         raise ConfigError("config.models: expected a non-empty list of model entries.")
-    models = [_parse_model(i, m, default_prep, dnames) for i, m in enumerate(models_raw)]
+    tuning = parse_tuning_defaults(raw.get("tuning"))
+    models = [_parse_model(i, m, default_prep, dnames, tuning) for i, m in enumerate(models_raw)]
     mnames = [m.name for m in models]
     if len(set(mnames)) != len(mnames):
         raise ConfigError(f"config.models: model names must be unique, got {mnames}.")
@@ -334,4 +340,5 @@ def parse_config(raw: Mapping, *, source: str | None = None) -> BenchmarkConfig:
         if raw.get("threads_per_fit") is None
         else _int("config.threads_per_fit", raw["threads_per_fit"], 1),
         source=source,
+        tuning=None if tuning is None else {k: v for k, v in tuning.items() if k != "enabled"},
     )

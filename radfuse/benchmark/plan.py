@@ -13,12 +13,18 @@ subset, :func:`parse_subset` splits a name.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from radfuse._utils.hashing import json_digest
 from radfuse.benchmark.data import BenchData
-from radfuse.benchmark.schema import BenchmarkConfig, ConfigError, DatasetConfig
+from radfuse.benchmark.schema import (
+    TUNING_DEFAULTS,
+    BenchmarkConfig,
+    ConfigError,
+    DatasetConfig,
+)
 from radfuse.benchmark.splits import Split
+from radfuse.benchmark.tuning_config import check_entry_modalities
 
 __all__ = [
     "Fit",
@@ -156,12 +162,22 @@ def plan_fits(
     shuffle_labels: bool = False,
     fingerprint: str = "",
 ) -> list[Fit]:
-    """The fits of one dataset (see the module docstring)."""
+    """The fits of one dataset (see the module docstring).
+
+    A tuned model's digests cover its tuning settings (they are part of its config entry), so
+    tuned and untuned fits never pass for one another; an untuned entry's digest is unchanged.
+
+    Raises
+    ------
+    ConfigError
+        A tuned model searches an entry ``<param>.<modality>`` of a modality the dataset lacks.
+    """
     fits = []
     cfg_dict = cfg.to_dict()
     for m in cfg.models:
         if m.datasets is not None and data.name not in m.datasets:
             continue
+        check_entry_modalities(m, data.modalities, data.name)
         mdict = next(d for d in cfg_dict["models"] if d["name"] == m.name)
         for s in splits:
             base = {
@@ -192,9 +208,11 @@ def plan_document(
 ) -> dict:
     """The content of ``plan.json``: what the report needs to read the finished fits.
 
-    ``dataset_info`` maps each dataset name to a dict with ``modalities`` and ``subsets``.
+    ``dataset_info`` maps each dataset name to a dict with ``modalities`` and ``subsets``. With
+    tuning, ``tuning`` holds the shared budget and each tuned model its own settings (an untuned
+    config's document is unchanged).
     """
-    return {
+    doc = {
         "name": cfg.name,
         "shuffle_labels": shuffle_labels,
         "fits": [{"key": f.key, "digest": f.digest} for f in fits],
@@ -219,3 +237,10 @@ def plan_document(
         "comparison": cfg.comparison,
         "seed": cfg.seed,
     }
+    tuned = {m.name: m.tuning for m in cfg.models if m.tuning is not None}
+    if tuned:
+        doc["tuning"] = dict(cfg.tuning or TUNING_DEFAULTS)
+        for entry in doc["models"]:
+            t = tuned.get(entry["name"])
+            entry["tuning"] = None if t is None else asdict(t)
+    return doc

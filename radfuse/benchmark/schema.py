@@ -26,9 +26,12 @@ A configuration names datasets, models, modality subsets and the cross-validatio
         subset_mode: columns       # columns | input_modalities | blank_at_test
         train_rows: all            # all | subset | complete
         preprocessing: inherit     # or a mapping, or none for the bare estimator
+        tuning:                    # nested search in each outer training fold
+          search_space: {C: {low: 1.0e-4, high: 100.0, log: true}}
     subsets: all                   # or a list such as [[T1WI], [T1WI, FLAIR]]
     cv: {n_splits: 5, n_repeats: 1, group_aware: false, test_group: null}
     comparison: {baseline: auto, n_bootstrap: 2000, alpha: 0.05}
+    tuning: {n_trials: 20, inner_folds: 3}   # nested search, see radfuse.benchmark.tuning_config
 
 A model's default ``subset_mode`` and ``train_rows`` come from its class's
 ``_benchmark_defaults`` (a dict with optional keys ``"subset_mode"`` and ``"train_rows"``),
@@ -47,11 +50,13 @@ __all__ = [
     "MODEL_ALIASES",
     "SUBSET_MODES",
     "TRAIN_ROWS",
+    "TUNING_DEFAULTS",
     "BenchmarkConfig",
     "CVConfig",
     "ConfigError",
     "DatasetConfig",
     "ModelConfig",
+    "TuningConfig",
     "import_object",
 ]
 
@@ -85,6 +90,9 @@ SUBSET_MODES = ("columns", "input_modalities", "blank_at_test")
 #: missing-modality mechanism), ``complete`` (rows with every modality of the dataset: the
 #: complete-case protocol).
 TRAIN_ROWS = ("all", "subset", "complete")
+
+#: The budget and search settings of a tuning section when it does not give them.
+TUNING_DEFAULTS = {"n_trials": 20, "inner_folds": 3, "sampler": "tpe", "scoring": None}
 
 DATASET_KINDS = (
     "phantom",
@@ -142,6 +150,34 @@ class DatasetConfig:
 
 
 @dataclass
+class TuningConfig:
+    """The nested search of one model (see :mod:`radfuse.benchmark.tuning_config`).
+
+    Attributes
+    ----------
+    search_space : dict
+        Parameter -> distribution (the YAML forms of :mod:`radfuse.tuning.distributions`), by the
+        names of the config: ``lr`` (the estimator's), ``recon_weight.T1WI`` (one entry of a
+        mapping parameter), ``pipeline.select__k`` (a preprocessing step's).
+    n_trials : int
+        Trials of each search (one search per outer training fold).
+    inner_folds : int
+        Stratified inner folds scoring each trial.
+    sampler : str
+        ``"tpe"`` or ``"random"``.
+    scoring : str or None
+        A scikit-learn scorer name; None: ROC AUC (one-vs-rest macro for several classes), the
+        benchmark's primary metric.
+    """
+
+    search_space: dict
+    n_trials: int = TUNING_DEFAULTS["n_trials"]
+    inner_folds: int = TUNING_DEFAULTS["inner_folds"]
+    sampler: str = TUNING_DEFAULTS["sampler"]
+    scoring: str | None = TUNING_DEFAULTS["scoring"]
+
+
+@dataclass
 class ModelConfig:
     """One model entry.
 
@@ -168,6 +204,8 @@ class ModelConfig:
         Whether this model is a baseline that the others are compared with.
     datasets : list of str or None
         Run only on these datasets (default: all).
+    tuning : TuningConfig or None
+        Its nested search, or None for the configured parameters as they are.
     """
 
     name: str
@@ -178,6 +216,7 @@ class ModelConfig:
     train_rows: str = "all"
     baseline: bool = False
     datasets: list | None = None
+    tuning: TuningConfig | None = None
 
     @property
     def class_name(self) -> str:
@@ -214,7 +253,11 @@ class CVConfig:
 
 @dataclass
 class BenchmarkConfig:
-    """A validated benchmark configuration (see the module docstring for the YAML form)."""
+    """A validated benchmark configuration (see the module docstring for the YAML form).
+
+    ``tuning`` holds the budget every tuned model shares (``n_trials``, ``inner_folds``,
+    ``sampler``, ``scoring``), or None when the config has no ``tuning:`` section.
+    """
 
     name: str
     datasets: list[DatasetConfig]
@@ -229,10 +272,21 @@ class BenchmarkConfig:
     cache_dir: str | None = None
     threads_per_fit: int | None = None
     source: str | None = None
+    tuning: dict | None = None
 
     def to_dict(self) -> dict:
-        """A plain, JSON-serialisable dict (callables are written by their import path)."""
-        return _jsonable(asdict(self))
+        """A plain, JSON-serialisable dict (callables are written by their import path).
+
+        Without tuning the ``tuning`` keys are left out, so that an untuned config's dict (and
+        every fit digest made from it) is the one it was before tuning existed.
+        """
+        out = _jsonable(asdict(self))
+        if out["tuning"] is None:
+            del out["tuning"]
+        for m in out["models"]:
+            if m["tuning"] is None:
+                del m["tuning"]
+        return out
 
     def dataset(self, name: str) -> DatasetConfig:
         """The dataset entry called ``name``."""
