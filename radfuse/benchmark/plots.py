@@ -1,5 +1,6 @@
 """Plots of a benchmark report, one PNG per dataset each: ROC curves per subset, confusion
-matrices on every modality, modality importance and the model x subset AUC heat map.
+matrices on every modality, modality importance and the model x subset AUC heat map; and for a
+tuned run the heat map of the searched parameters' importances.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ import pandas as pd
 from radfuse.benchmark.metrics import positive_index
 from radfuse.benchmark.plan import subset_label, subset_name
 
-__all__ = ["plot_confusion", "plot_heatmap", "plot_importance", "plot_roc"]
+__all__ = [
+    "plot_confusion",
+    "plot_heatmap",
+    "plot_importance",
+    "plot_param_importance",
+    "plot_roc",
+]
 
 
 def _plt():
@@ -175,4 +182,27 @@ def plot_heatmap(summary: pd.DataFrame, plan, dataset, path: Path) -> None:
     fig.colorbar(im, ax=ax, fraction=0.03)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_param_importance(table: pd.DataFrame, path: Path) -> None:
+    """Heat map of mean fANOVA importances: rows model x subset, columns searched parameters.
+
+    ``table`` is indexed by row label; NaN (a parameter a row does not search) is left blank.
+    """
+    plt = _plt()
+    values = table.to_numpy(dtype=float)
+    fig, ax = plt.subplots(
+        figsize=(1.0 + 0.9 * table.shape[1], 1.2 + 0.32 * table.shape[0]), squeeze=True
+    )
+    im = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    for i, j in zip(*np.nonzero(np.isfinite(values))):
+        v = values[i, j]
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, c="w" if v < 0.6 else "k")
+    ax.set_xticks(range(table.shape[1]), list(table.columns), rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(table.shape[0]), list(table.index), fontsize=8)
+    ax.set_title("Parameter importance (fANOVA, mean over folds)", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
     plt.close(fig)

@@ -15,7 +15,9 @@ writes, next to them:
   resampled t-test over folds);
 - ``modality_importance.csv``: drop in AUC when each block is blanked at test time;
 - PNG plots: ``roc_<dataset>.png`` (one panel per subset), ``confusion_<dataset>.png``,
-  ``modality_importance_<dataset>.png`` and ``auc_heatmap_<dataset>.png``.
+  ``modality_importance_<dataset>.png`` and ``auc_heatmap_<dataset>.png``;
+- with tuning only: ``tuning.md``, ``param_importance.md`` and ``param_importance.png``
+  (:mod:`radfuse.benchmark.tuning_report`).
 
 It runs at the end of every benchmark and again with ``radfuse report FOLDER``. The tables are
 built in :mod:`radfuse.benchmark.tables` and :mod:`radfuse.benchmark.comparisons`, the plots in
@@ -43,6 +45,7 @@ from radfuse.benchmark.tables import (
     paper_table,
     summarize,
 )
+from radfuse.benchmark.tuning_report import write_tuning_report
 
 __all__ = ["load_results", "write_report"]
 
@@ -119,4 +122,5 @@ def write_report(out_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     _write_plots(out_dir, oof, classes_of, summary, imp, plan, datasets)
     text = summary_markdown(results, summary, comparison, imp, tasks, plan, run_info)
     atomic_write_text(out_dir / "summary.md", text)
+    write_tuning_report(out_dir, tasks, plan)
     return results, summary
