@@ -77,6 +77,7 @@ from radfuse.estimators._device import (
     resolve_device,
 )
 from radfuse.estimators._params import BASE_CONSTRAINTS, resolve_input_modalities
+from radfuse.estimators._plan import collect, finish, make_plan, train_one
 from radfuse.estimators._targets import (
     EncodedTargets,
     check_sample_weight,
@@ -85,15 +86,7 @@ from radfuse.estimators._targets import (
     row_weights,
     valid_score,
 )
-from radfuse.estimators._training import (
-    FitContext,
-    Member,
-    Rows,
-    Stage,
-    Trainer,
-    to_numpy,
-    validation_split,
-)
+from radfuse.estimators._training import FitContext, Rows, Stage, to_numpy, validation_split
 from radfuse.modality import ModalityLayout
 
 __all__ = [
@@ -234,40 +227,11 @@ class TorchEstimatorBase(DevicePickleMixin, BaseEstimator):
         )
 
     def _fit_rows(self, rows: Rows, weights: np.ndarray) -> None:
-        device = resolve_device(self.device)
-        amp_dtype = mixed_precision_dtype(self.mixed_precision, device)
-        init_seed, shuffle_seed, split_seed = self._seeds()
-        train_idx, valid_idx = self._split(rows, split_seed)
-        stages = self._stages()
-        stage_rows = [
-            np.ones(len(rows), bool) if s.rows is None else np.asarray(s.rows(rows), dtype=bool)
-            for s in stages
-        ]
-        cuda_devices = [device.index] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda_devices, device_type="cuda"):
-            torch.random.default_generator.manual_seed(init_seed)
-            if cuda_devices:
-                torch.cuda.default_generators[device.index].manual_seed(init_seed)
-            member = Member(self._build_module().to(device))
-            generator = torch.Generator(device=device)
-            generator.manual_seed(shuffle_seed)
-            trainer = Trainer(
-                self, self._tensors(rows, device, weights), rows.y, generator, amp_dtype
-            )
-            # The live list: a fit stopped by an error keeps the epochs it ran.
-            self.history_ = member.history
-            for stage, mask in zip(stages, stage_rows):
-                tr = train_idx[mask[train_idx]]
-                if len(tr) == 0:
-                    raise ValueError(
-                        f"{type(self).__name__}: training stage {stage.name!r} selects no row of "
-                        "the training data."
-                    )
-                trainer.run_stage(member, stage, tr, valid_idx[mask[valid_idx]])
-        member.module.eval()
-        self.module_ = member.module
-        self.device_ = device
-        self.n_iter_ = member.n_epochs
+        # Inside fit_many the plan is handed over and trained with its population.
+        if collect(self, rows, weights):
+            return
+        plan = make_plan(self, rows, weights)
+        finish(self, train_one(plan), plan.device)
 
     # -- prediction -----------------------------------------------------------------------------
     def _predict_rows(self, X):
