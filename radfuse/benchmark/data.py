@@ -21,6 +21,7 @@ import pandas as pd
 from radfuse._utils.hashing import json_digest
 from radfuse.benchmark.schema import ConfigError, DatasetConfig
 from radfuse.modality import ModalityLayout
+from radfuse.modality.validation import check_numeric
 
 __all__ = ["BenchData", "load_dataset", "make_multicentre_table"]
 
@@ -67,7 +68,6 @@ class BenchData:
         return h.hexdigest()[:16]
 
 
-# -- synthetic multi-centre table ---------------------------------------------------------------
 def make_multicentre_table(
     n_centres: int = 5,
     n_per_centre: int | Sequence[int] = 120,
@@ -153,20 +153,26 @@ def make_multicentre_table(
     return X, y, group
 
 
-# -- loaders ------------------------------------------------------------------------------------
 def _read_table(path: Path) -> pd.DataFrame:
+    """A feature table indexed by ``patient_id`` (or its first column), the ids read as text."""
     if not path.is_file():
         raise ConfigError(f"Feature table {path} does not exist.")
     if path.suffix.lower() in (".parquet", ".pq"):
         df = pd.read_parquet(path)
-    else:
-        df = pd.read_csv(path)
-    if "patient_id" in df.columns:
-        df = df.set_index("patient_id")
-    elif df.index.name != "patient_id":
-        first = df.columns[0]
-        df = df.set_index(first)
-        df.index.name = "patient_id"
+        if df.index.name != "patient_id":
+            df = df.set_index("patient_id" if "patient_id" in df.columns else df.columns[0])
+        ids = df.index.astype(str)
+    else:  # ids as written: "007" stays "007", and "NA" is an id, not a missing value
+        first = pd.read_csv(path, nrows=0).columns
+        id_col = "patient_id" if "patient_id" in first else first[0]
+        df = pd.read_csv(path, dtype={id_col: str}).set_index(id_col)
+        ids = pd.read_csv(path, usecols=[id_col], dtype=str, keep_default_na=False)[id_col]
+    df.index = pd.Index(np.asarray(ids, dtype=object), name="patient_id")
+    bad = [p for p in df.index if not p.strip()] + df.index[df.index.duplicated()].tolist()
+    if bad:
+        raise ConfigError(
+            f"Feature table {path}: patient ids must be non-empty and unique; {bad[:8]} are not."
+        )
     return df
 
 
@@ -331,16 +337,11 @@ def load_dataset(
                     "to the centre column or remove it."
                 )
             groups = df.pop(dcfg.group)
+        X = df
     elif dcfg.kind == "manifest":
         X, y, groups = _extract(Path(dcfg.path), dcfg, cache / dcfg.name, ext_jobs, progress, info)
-    elif dcfg.kind == "phantom":
+    else:  # phantom (the configuration admits no other kind)
         X, y, groups = _phantom(dcfg, cache, ext_jobs, progress, seed, info)
-    else:  # pragma: no cover - the config validates kinds
-        raise ConfigError(f"{where}: unknown kind {dcfg.kind!r}.")
-    if dcfg.kind == "table":
-        X = df
-    if groups is not None and dcfg.kind in ("multimodal", "breast_cancer_views"):
-        groups = None
 
     non_block = [c for c in X.columns if "__" not in str(c)]
     if non_block:
@@ -349,6 +350,8 @@ def load_dataset(
             "name them so, or drop them (the label is taken from 'label:', the centre from "
             "'group:')."
         )
+    # a text cell that is not a number would turn into NaN below and cost its whole column
+    check_numeric(X, context=f"{where}: {dcfg.path or dcfg.kind}", error=ConfigError)
     X = X.apply(pd.to_numeric, errors="coerce") if X.dtypes.ne(float).any() else X
     layout = ModalityLayout.from_feature_names(X.columns, require_blocks=True)
     mods = list(layout.names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -63,6 +64,11 @@ def load_config(config: str | Path | Mapping | BenchmarkConfig | None) -> Benchm
         config = default_config_path()
     if isinstance(config, Mapping):
         return parse_config(config)
+    if not isinstance(config, (str, os.PathLike)):
+        raise ConfigError(
+            f"the config must be a mapping (or a YAML path, or a shipped config's name), got "
+            f"{type(config).__name__} {config!r:.80}."
+        )
     path = Path(config)
     if not path.is_file():
         path = find_config(str(config))

@@ -20,6 +20,7 @@ import pandas as pd
 
 from radfuse._utils.parallel import effective_jobs
 from radfuse.benchmark.backends import checked_backend, run_parallel, schedule, threads_per_fit
+from radfuse.benchmark.checks import check_models, check_positive_label
 from radfuse.benchmark.data import load_dataset
 from radfuse.benchmark.environment import environment_info
 from radfuse.benchmark.fit import run_fit
@@ -78,11 +79,13 @@ def prepare(
     dataset's provenance, modalities, subset names and splits.
     """
     check_before_loading(cfg)
+    check_models(cfg)
     datasets, fits, info = {}, [], {}
     for dcfg in cfg.datasets:
         data = load_dataset(
             dcfg, cache_dir=cache_dir, seed=cfg.seed, n_jobs=n_jobs, progress=progress
         )
+        check_positive_label(cfg, data)
         if shuffle_labels:
             rng = np.random.default_rng(cfg.seed + 7919)
             data.y = data.y[rng.permutation(len(data.y))]

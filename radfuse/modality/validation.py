@@ -61,7 +61,7 @@ def _not_a_number(value) -> bool:
     return False
 
 
-def check_numeric(X, *, context: str) -> None:
+def check_numeric(X, *, context: str, error: type[ValueError] = ValueError) -> None:
     """Raise a ValueError for an empty table or a text cell that is not a number.
 
     Called on the table as given, before it is converted to floats (the conversion's own error
@@ -73,10 +73,12 @@ def check_numeric(X, *, context: str) -> None:
     X : DataFrame or array-like
     context : str
         Prefix of the message (an estimator's name, or the dataset and file).
+    error : subclass of ValueError, default=ValueError
+        The exception raised (the benchmark raises its ``ConfigError``).
     """
     if hasattr(X, "columns") and hasattr(X, "dtypes"):
         if X.ndim != 2 or 0 in X.shape:
-            raise ValueError(
+            raise error(
                 f"{context}: X is an empty table ({X.shape[0]} rows x {len(X.columns)} columns); "
                 "expected one row per patient and one '<MODALITY>__<feature>' column per feature."
             )
@@ -94,7 +96,7 @@ def check_numeric(X, *, context: str) -> None:
         bad = [r for r, v in enumerate(values) if _not_a_number(v)]
         if bad:
             r = bad[0]
-            raise ValueError(
+            raise error(
                 f"{context}: column {col!r} holds {len(bad)} cell(s) that are not numbers, first "
                 f"{values[r]!r} for patient {_who(labels, r)}. Every feature cell must be a number "
                 "(or NaN for a missing modality): fix or blank these cells."
