@@ -121,7 +121,7 @@ def check_survival_target(y, n_samples: int, name: str) -> tuple[np.ndarray, np.
             row = bad[0] if bad.size else 0
             raise ValueError(
                 f"{name}: the event indicator y[{ev_name!r}] must be bool or 0/1; row {row} has "
-                f"{event[row]!r} (dtype {event.dtype})."
+                f"{event[row : row + 1].tolist()[0]!r} (dtype {event.dtype})."
             )
     if time.dtype.kind not in "iuf":
         raise ValueError(f"{name}: the time y[{t_name!r}] must be numeric, got dtype {time.dtype}.")
