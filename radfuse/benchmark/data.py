@@ -158,7 +158,7 @@ def _read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise ConfigError(f"Feature table {path} does not exist.")
     if path.suffix.lower() in (".parquet", ".pq"):
-        df = pd.read_parquet(path)
+        df = pd.read_parquet(path, engine="pyarrow")
         if df.index.name != "patient_id":
             df = df.set_index("patient_id" if "patient_id" in df.columns else df.columns[0])
         ids = df.index.astype(str)
@@ -194,7 +194,7 @@ def _extract(manifest_path: Path, dcfg: DatasetConfig, cache: Path, n_jobs, prog
     errors_file = cache / f"errors_{dcfg.name}_{key}.csv"
     t0 = time.perf_counter()
     if table_file.is_file():
-        features = pd.read_parquet(table_file)
+        features = pd.read_parquet(table_file, engine="pyarrow")
         errors = pd.read_csv(errors_file) if errors_file.is_file() else pd.DataFrame()
         info["extraction_cached"] = True
     else:
@@ -207,7 +207,7 @@ def _extract(manifest_path: Path, dcfg: DatasetConfig, cache: Path, n_jobs, prog
         )
         features, errors = result.features, result.errors
         cache.mkdir(parents=True, exist_ok=True)
-        features.to_parquet(table_file)
+        features.to_parquet(table_file, engine="pyarrow")
         if errors is not None and len(errors):
             errors.to_csv(errors_file, index=False)
         info["extraction_cached"] = False
