@@ -79,7 +79,8 @@ def run_section(plan: dict, run_info: dict) -> list[str]:
 
 
 def models_section(plan: dict) -> list[str]:
-    """How metrics are summarised, and the models with their subset modes and training rows."""
+    """How metrics are summarised, and the models with their subset modes and training rows
+    (and, for a tuned run, each model's search budget: details in ``tuning.md``)."""
     mean_std = (
         "Metrics are mean ± standard deviation over the CV folds (all repeats). Binary: "
         "positive class = the greater label unless the dataset names one; multi-class "
@@ -94,6 +95,13 @@ def models_section(plan: dict) -> list[str]:
             "baseline": ["yes" if m.get("baseline") else "" for m in plan["models"]],
         }
     )
+    if "tuning" in plan:  # a tuned run only: an untuned summary stays as it was
+        mt["tuning"] = [
+            ""
+            if m.get("tuning") is None
+            else f"{m['tuning']['n_trials']} trials x {m['tuning']['inner_folds']} inner folds"
+            for m in plan["models"]
+        ]
     return [
         mean_std,
         "",
