@@ -20,7 +20,12 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from radfuse.modality.validation import check_classification_y, check_no_inf, row_labels_of
+from radfuse.modality.validation import (
+    check_classification_y,
+    check_no_inf,
+    check_numeric,
+    row_labels_of,
+)
 from radfuse.selection.scores import SCORERS, anova_scores, mann_whitney_scores, nan_correlation
 
 __all__ = [
@@ -41,6 +46,7 @@ class _NaNSelector(SelectorMixin, BaseEstimator):
 
     def _validate_fit(self, X, y, *, needs_y=True):
         labels = row_labels_of(X)
+        check_numeric(X, context=type(self).__name__)
         A = validate_data(self, X, ensure_all_finite=False, dtype="numeric")
         A = np.asarray(A, dtype=float)
         check_no_inf(A, labels, getattr(self, "feature_names_in_", None), type(self).__name__)
@@ -76,6 +82,7 @@ class _NaNSelector(SelectorMixin, BaseEstimator):
         """Keep the selected columns (NaN passes through)."""
         check_is_fitted(self)
         labels = row_labels_of(X)
+        check_numeric(X, context=type(self).__name__)
         A = validate_data(self, X, ensure_all_finite=False, dtype="numeric", reset=False)
         check_no_inf(
             np.asarray(A, dtype=float),
