@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from radfuse.estimators._fit_many import fit_many
 from radfuse.estimators.base import Stage, TorchClassifierBase, TorchEstimatorBase
 from radfuse.estimators.gmenet import GMENetClassifier
 from radfuse.estimators.mfnvae import MFNVAEClassifier
@@ -14,4 +15,5 @@ __all__ = [
     "Stage",
     "TorchClassifierBase",
     "TorchEstimatorBase",
+    "fit_many",
 ]

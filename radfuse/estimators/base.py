@@ -121,6 +121,10 @@ class TorchEstimatorBase(DevicePickleMixin, BaseEstimator):
     #: Subclasses that accept ``y`` of shape ``(n, t)`` set this to True.
     _multi_task = False
 
+    #: Whether ``fit_many`` may train several of these as one ``torch.func.vmap`` population;
+    #: a model whose loss has data-dependent control flow sets this to False.
+    _batchable = True
+
     # -- hooks a model overrides ----------------------------------------------------------------
     def _build_module(self) -> torch.nn.Module:
         raise NotImplementedError

@@ -132,6 +132,9 @@ class GMENetClassifier(TorchClassifierBase):
 
     _multi_task = True
 
+    # The CGGM's loss branches on the batch (rows with a modality), which vmap cannot batch.
+    _batchable = False
+
     def __init__(
         self,
         input_modalities=None,
