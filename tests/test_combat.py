@@ -295,3 +295,19 @@ def test_scaler_then_combat_keeps_blocks():
             pipe.fit(X, y, groups=g)
         pipe.set_params(combat__passthrough="CLIN").fit(X, y, groups=g)
         assert pipe[-1].harmonized_modalities_ == ["T1WI", "FLAIR"]
+
+
+def test_shared_table_checks_name_column_patient_and_block():
+    X, _, g = multicentre(n=90)
+    flair = [c for c in X.columns if c.startswith("FLAIR__")]
+    bad = X.astype(object)
+    bad.iloc[4, 3] = "1.2.3"
+    with pytest.raises(ValueError, match=rf"{X.columns[3]}.*'1\.2\.3'"):
+        ComBatHarmonizer(passthrough=["CLIN"]).fit(bad, groups=g)
+    # a block no training row had is not read at transform
+    train = X.copy()
+    train[flair] = np.nan
+    combat = ComBatHarmonizer(passthrough=["CLIN"]).fit(train, groups=g)
+    assert combat.seen_modalities_.tolist() == [True, True, False]
+    with pytest.raises(ValueError, match="FLAIR"):
+        combat.transform(X.iloc[:5], groups=g[:5])

@@ -18,7 +18,12 @@ from radfuse.harmonization._checks import (
     who,
 )
 from radfuse.harmonization._estimate import adjust_block, fit_block
-from radfuse.modality.validation import check_table, layout_of, row_labels_of
+from radfuse.modality.validation import (
+    check_feature_table,
+    check_numeric,
+    layout_of,
+    row_labels_of,
+)
 
 __all__ = ["ComBatHarmonizer"]
 
@@ -122,6 +127,8 @@ class ComBatHarmonizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ``sva::ComBat`` does: no scale can be estimated); a warning names them.
     n_present_ : dict
         ``{modality: training rows where the block is present}``.
+    seen_modalities_ : ndarray of bool of shape (n_modalities,)
+        Blocks some training row had; a row at ``transform`` with any other block is rejected.
     n_features_in_, feature_names_in_
 
     Examples
@@ -170,11 +177,20 @@ class ComBatHarmonizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     # -- fit -------------------------------------------------------------------------------------
     def _table(self, X, reset):
+        name = type(self).__name__
+        check_numeric(X, context=name)
         labels = row_labels_of(X)
         A = validate_data(self, X, ensure_all_finite=False, dtype="numeric", reset=reset)
-        A = np.array(A, dtype=float)
         layout = layout_of(self)
-        presence = check_table(self, A, labels, layout)
+        A, presence = check_feature_table(
+            A,
+            layout,
+            context=name,
+            row_labels=labels,
+            training_presence=None if reset else self.seen_modalities_,
+        )
+        if reset:
+            self.seen_modalities_ = presence.any(axis=0)
         names = getattr(self, "feature_names_in_", None)
         cov = covariate_columns(self.covariates, names, A.shape[1], type(self).__name__)
         check_covariate_values(A, cov, labels, names, type(self).__name__)
