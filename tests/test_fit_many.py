@@ -148,3 +148,22 @@ def test_bad_input_names_the_position(views):
         fit_many([est], [X])
     with pytest.raises(ValueError, match="position 1: "):
         fit_many([est, clone(est)], [(X, y), (X, y.iloc[:10])])
+
+
+def test_group_fits_groups_architectures_and_respects_the_budget(views):
+    from radfuse.benchmark.populations import fit_group, group_fits
+
+    X, y = views
+    mmt = MMTClassifier(["MEAN", "SE"], max_epochs=1, device="cpu")
+    ests = [clone(mmt).set_params(lr=lr, random_state=s) for s, lr in enumerate([1e-3, 3e-3] * 2)]
+    ests += [MFNVAEClassifier(max_epochs=1, device="cpu"), clone(mmt).set_params(d_model=16)]
+    assert group_fits(ests) == [[0, 1, 2, 3], [4], [5]]
+    assert group_fits(ests, max_members=3) == [[0, 1, 2], [3], [4], [5]]
+    assert group_fits(ests, n_parameters=1000, n_rows=[100] * 6, memory_budget=8e5) == [
+        [0, 1],
+        [2, 3],
+        [4],
+        [5],
+    ]
+    fitted = fit_group(ests[:2], [(X, y)] * 2, device="cpu")
+    assert [e.n_iter_ for e in fitted] == [1, 1]
