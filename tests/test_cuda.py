@@ -85,3 +85,21 @@ def test_mixed_precision_modes(views):
         est.set_params(mixed_precision=mp).fit(X, y)
         assert np.isfinite(est.history_[-1]["train_loss"])
         assert est.predict_proba(X).shape == (len(y), 2)
+
+
+def test_fit_many_on_cuda_predicts_on_cpu(views):
+    from sklearn.base import clone
+
+    from radfuse.estimators import fit_many
+
+    X, y = views
+    base = MMTClassifier(["MEAN", "SE"], max_epochs=5, dropout=0.0, random_state=0)
+    ests = [clone(base).set_params(random_state=s, lr=lr) for s, lr in enumerate([1e-3, 2e-3])]
+    fit_many(ests, [(X, y)] * 2, device="cuda")
+    for e in ests:
+        assert e.device_.type == "cuda"
+        own = clone(e).set_params(device="cpu").fit(X, y)
+        back = pickle.loads(pickle.dumps(e))
+        back.module_.to("cpu")
+        back.device_ = torch.device("cpu")
+        np.testing.assert_allclose(back.predict_proba(X), own.predict_proba(X), atol=1e-3)
