@@ -164,6 +164,63 @@ def radfuse_fit(est, X, y, device, epochs, amp=False):
     return time.perf_counter() - t0
 
 
+def _population(args, X, y):
+    """``--population N``: N fits (5 folds x N/5 learning rates) via fit_many vs sequential."""
+    import os
+    import resource
+
+    from sklearn.base import clone
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    from radfuse.estimators import GMENetClassifier, fit_many
+
+    torch.set_num_threads(1)
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+    lrs = np.geomspace(3e-4, 3e-3, max(1, args.population // 5))
+    models = {**configs(), "GMENet": GMENetClassifier(max_epochs=args.epochs)}
+    for name, proto in models.items():
+        if args.models and name not in args.models:
+            continue
+        if args.breast_views and name.startswith("MMT-2M"):
+            proto = clone(proto).set_params(input_modalities=["MEAN", "SE"])
+        ests, data, tests = [], [], []
+        for j, lr in enumerate(lrs):
+            for k, (tr, te) in enumerate(folds):
+                ests.append(
+                    clone(proto).set_params(
+                        max_epochs=args.epochs, lr=float(lr), random_state=7 * j + k, device="cpu"
+                    )
+                )
+                data.append((X.iloc[tr], y[tr]))
+                tests.append(te)
+        t0 = time.perf_counter()
+        fit_many(ests, data)
+        t_pop = time.perf_counter() - t0
+        n_seq = min(args.sequential, len(ests))
+        seq = [clone(e) for e in ests[:n_seq]]
+        t0 = time.perf_counter()
+        for e, d in zip(seq, data):
+            e.fit(*d)
+        t_seq = (time.perf_counter() - t0) / n_seq
+        auc = [
+            roc_auc_score(y[te], e.predict_proba(X.iloc[te])[:, 1]) for e, te in zip(ests, tests)
+        ]
+        auc_seq = [
+            roc_auc_score(y[te], e.predict_proba(X.iloc[te])[:, 1]) for e, te in zip(seq, tests)
+        ]
+        gap = np.mean(np.abs(np.subtract(auc[:n_seq], auc_seq)))
+        print(
+            f"{name:24} {len(ests)} members: fit_many {t_pop:.1f} s "
+            f"({len(ests) / t_pop:.2f} fits/s), "
+            f"sequential {t_seq:.2f} s/fit ({1 / t_seq:.2f} fits/s, {n_seq} timed): "
+            f"{t_seq * len(ests) / t_pop:.1f}x; mean |AUC gap| {gap:.4f} over {n_seq}; "
+            f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; "
+            f"load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "both"])
@@ -171,6 +228,15 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--models", nargs="*", help="subset of the model names (default: all)")
     parser.add_argument("--no-amp", action="store_true", help="skip the bf16 column on CUDA")
+    parser.add_argument(
+        "--population", type=int, help="time N fits via fit_many against sequential fits (CPU)"
+    )
+    parser.add_argument(
+        "--sequential", type=int, default=5, help="sequential fits timed in --population mode"
+    )
+    parser.add_argument(
+        "--breast-views", action="store_true", help="--population on the breast-cancer views"
+    )
     args = parser.parse_args(argv)
     try:
         import skorch  # noqa: F401
@@ -179,8 +245,14 @@ def main(argv=None):
     except ImportError:
         have_skorch = False
     X, y = make_multimodal_classification(n_samples=279, random_state=0)
+    if args.breast_views:
+        from radfuse.datasets import load_breast_cancer_views
+
+        X, y = load_breast_cancer_views()
     X = StandardScaler().set_output(transform="pandas").fit_transform(X)
     y = np.asarray(y)
+    if args.population:
+        return _population(args, X, y)
     devices = ["cpu", "cuda"] if args.device == "both" else [args.device]
     print(
         f"torch {torch.__version__}, X {X.shape}, {args.epochs} epochs, batch 32, "
