@@ -190,9 +190,13 @@ class SurMoESurvival(TorchSurvivalBase):
 
     Notes
     -----
-    The defaults were chosen on scikit-survival's development sets WHAS500 and GBSG2 split
-    into a clinical and a second block (``benchmarks/surmoe_dev.py``, 5-fold CV stratified on
-    the event), never on the breast-cancer set kept for an independent check.
+    The defaults were chosen on scikit-survival's development sets WHAS500 (blocks CLIN and
+    VITAL) and GBSG2 (CLIN, TUMOUR, RECEPT), never on its breast-cancer set, kept for an
+    independent check (``benchmarks/surmoe_dev.py``: StandardScaler then SurMoE, 5-fold CV
+    stratified on the event, Harrell's C-index). With these defaults: WHAS500 0.759 +- 0.024
+    (0.751 +- 0.022 with 30 % of the rows lacking VITAL), GBSG2 0.660 +- 0.030 (0.653 +- 0.036
+    lacking RECEPT), a little below an elastic-net Cox model on these small clinical tables
+    (Coxnet 0.771, 0.763, 0.672, 0.670); ``lr=3e-3`` was worse (WHAS500 0.744 +- 0.033).
     """
 
     def __init__(
