@@ -34,6 +34,8 @@ _LAZY = {
     "MMTClassifier": "radfuse.estimators",
     "MFNVAEClassifier": "radfuse.estimators",
     "GMENetClassifier": "radfuse.estimators",
+    # survival (needs scikit-survival, the `survival` extra)
+    "SurMoESurvival": "radfuse.estimators.surmoe",
     # the data convention
     "ModalityLayout": "radfuse.modality",
     "presence_mask": "radfuse.modality",

@@ -222,10 +222,10 @@ def test_bad_inputs_give_clear_errors():
     clf = GMENetClassifier(max_epochs=1, **_TINY)
     bad = X.copy()
     bad.iloc[3] = np.nan
-    with pytest.raises(ValueError, match=r"'P0004'.*every modality missing"):
+    with pytest.raises(ValueError, match=r"'P0004'.*no modality at all"):
         clf.fit(bad, y)
     fitted = GMENetClassifier(max_epochs=1, **_TINY).fit(X, y)
-    with pytest.raises(ValueError, match=r"'P0004'.*every modality missing"):
+    with pytest.raises(ValueError, match=r"'P0004'.*no modality at all"):
         fitted.predict(bad)
     # A task with one class in training.
     with pytest.raises(ValueError, match="class"):

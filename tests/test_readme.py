@@ -24,6 +24,15 @@ def test_readme_example_runs(index, tmp_path, monkeypatch, capsys):
     if "scores" in namespace:  # the cross-validation example
         assert namespace["scores"].mean() > 0.95
         assert "ROC AUC" in capsys.readouterr().out
+    if "harmonised" in namespace:  # the multi-centre example
+        assert len(namespace["harmonised"]) == 3
+        assert namespace["centres"].nunique() == 3
+    if "importances" in namespace:  # the tuning example
+        assert namespace["outer"].mean() > 0.97
+        assert set(namespace["importances"]) == {
+            "logisticregression__C",
+            "logisticregression__class_weight",
+        }
     if "result" in namespace:  # the extraction example
         result = namespace["result"]
         assert result.features.shape[0] == 12

@@ -115,3 +115,36 @@ def test_shared_check_returns_array_and_presence():
     A, present = check_feature_table(X, _layout(X), context="Net")
     assert A.dtype == float and present.shape == (12, 2)
     assert not present[2, 0] and present[2, 1]
+
+
+@pytest.mark.parametrize("model", ["MMTClassifier", "MFNVAEClassifier", "GMENetClassifier"])
+def test_torch_estimators_share_the_table_checks(model):
+    import radfuse
+
+    X, y = _table(n=24)
+    est = getattr(radfuse, model)(max_epochs=1, device="cpu", random_state=0)
+    inf = X.copy()
+    inf.loc["p5", "T1__b"] = np.inf
+    with pytest.raises(ValueError, match=rf"{model}.*inf.*'p5'.*'T1__b'"):
+        est.fit(inf, y)
+    text = X.astype(object)
+    text.loc["p2", "T2__a"] = "abc"
+    with pytest.raises(ValueError, match=r"'T2__a'.*'abc'.*'p2'"):
+        est.fit(text, y)
+    empty = X.copy()
+    empty.loc["p1"] = np.nan
+    with pytest.raises(ValueError, match=r"'p1' have no modality at all"):
+        est.fit(empty, y)
+
+
+def test_mmt_refuses_a_block_it_never_trained_on():
+    from radfuse import MMTClassifier
+
+    X, y = _table(n=24)
+    train = X.copy()
+    train[["T2__a", "T2__b"]] = np.nan
+    mmt = MMTClassifier(max_epochs=1, device="cpu", random_state=0).fit(train, y)
+    assert mmt.seen_modalities_.tolist() == [True, False]
+    assert mmt.predict_proba(train).shape == (24, 2)
+    with pytest.raises(ValueError, match=r"'T2'.*no training row"):
+        mmt.predict_proba(X)

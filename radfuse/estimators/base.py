@@ -88,6 +88,7 @@ from radfuse.estimators._targets import (
 )
 from radfuse.estimators._training import FitContext, Rows, Stage, to_numpy, validation_split
 from radfuse.modality import ModalityLayout
+from radfuse.modality.validation import check_feature_table, check_numeric
 
 __all__ = [
     "FitContext",
@@ -172,13 +173,17 @@ class TorchEstimatorBase(DevicePickleMixin, BaseEstimator):
         """
         self._validate_params_extra()
         labels = _row_labels(X)
-        X = validate_data(self, X, reset=True, ensure_all_finite="allow-nan", dtype=np.float64)
+        name = type(self).__name__
+        check_numeric(X, context=name)
+        # infinity and NaN are radfuse's checks, which name the patient and the column
+        X = validate_data(self, X, reset=True, ensure_all_finite=False, dtype=np.float64)
         self.layout_ = ModalityLayout.resolve(
             self.modalities,
             feature_names=getattr(self, "feature_names_in_", None),
             n_features=self.n_features_in_,
         )
-        present = self.layout_.check_blocks(X, labels, context=type(self).__name__)
+        X, present = check_feature_table(X, self.layout_, context=name, row_labels=labels)
+        self.seen_modalities_ = present.any(axis=0)
         y_enc = self._encode_targets(y, n_samples=X.shape[0])
         sw = check_sample_weight(sample_weight, X.shape[0])
         if "input_modalities" in self._parameter_constraints:
@@ -242,8 +247,16 @@ class TorchEstimatorBase(DevicePickleMixin, BaseEstimator):
         """Validated rows of X for prediction (after ``_prepare_rows``)."""
         check_is_fitted(self, "module_")
         labels = _row_labels(X)
-        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
-        present = self.layout_.check_blocks(X, labels, context=type(self).__name__)
+        name = type(self).__name__
+        check_numeric(X, context=name)
+        X = validate_data(self, X, reset=False, ensure_all_finite=False, dtype=np.float64)
+        X, present = check_feature_table(
+            X,
+            self.layout_,
+            context=name,
+            row_labels=labels,
+            training_presence=self.seen_modalities_,
+        )
         return self._prepare_rows(Rows(X, present, labels=labels), fit=False)
 
     def _forward(self, X):

@@ -99,6 +99,8 @@ class GMENetClassifier(TorchClassifierBase):
         Class frequencies of each task's labelled training rows (Balanced Softmax prior).
     n_features_in_, feature_names_in_ : as in scikit-learn
     layout_ : ModalityLayout
+    seen_modalities_ : ndarray of bool
+        Blocks some training row had; a prediction row with any other block is refused.
     input_modalities_ : list of str
         The blocks the network classifies from, in layout order.
     n_complete_rows_, n_incomplete_rows_ : int
@@ -259,16 +261,7 @@ class GMENetClassifier(TorchClassifierBase):
         return super()._encode_targets(y_arr, n_samples=n_samples)
 
     def _prepare_rows(self, rows: Rows, *, fit: bool) -> Rows:
-        empty = np.flatnonzero(~rows.present.any(axis=1))
-        if len(empty):
-            who = ", ".join(repr(rows.label(i)) for i in empty[:5])
-            more = f" (and {len(empty) - 5} more)" if len(empty) > 5 else ""
-            raise ValueError(
-                f"{type(self).__name__}: patient(s) {who}{more} have every modality missing "
-                f"({list(self.layout_.names)} all NaN); GMENet needs at least one present "
-                "modality per row to generate the others. Drop these rows"
-                + (" before fitting." if fit else " before predicting.")
-            )
+        # rows with every modality missing are refused by the base's table check
         if self.input_modalities is not None:
             names = list(self.layout_.names)
             ids = [names.index(m) for m in self.input_modalities_]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import StrOptions
 
@@ -83,6 +82,8 @@ class MMTClassifier(TorchClassifierBase):
     classes_ : ndarray
     n_features_in_, feature_names_in_ : as in scikit-learn
     layout_ : ModalityLayout
+    seen_modalities_ : ndarray of bool
+        Blocks some training row had; a prediction row with any other block is refused.
     input_modalities_ : list of str
         Modalities the network reads (all of them in any-subset mode).
     target_modalities_ : list of str
@@ -215,15 +216,8 @@ class MMTClassifier(TorchClassifierBase):
                             f"MMT-{len(inputs)}M on the remaining blocks)."
                         )
             self._recon_weight_ = weight_per_target(self.recon_weight, self.target_modalities_)
-        if self.input_modalities is None:
-            none = ~rows.present.any(axis=1)
-            if none.any():
-                who = [rows.label(i) for i in np.flatnonzero(none)[:5]]
-                raise ValueError(
-                    f"{name}: patients {who} have no modality at all (every block NaN); there is "
-                    "nothing to classify. Remove these rows."
-                )
-        else:
+        if self.input_modalities is not None:
+            # rows with no modality at all are refused by the base's table check
             lacking = lacking_inputs(rows.present, rows, self.input_modalities_, layout.names)
             if lacking:
                 when = "training" if fit else "prediction"
