@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write_json", "atomic_write_text", "json_default"]
+__all__ = ["atomic_write_json", "atomic_write_text", "json_default", "unwritable_folder"]
 
 
 def json_default(o):
@@ -24,6 +24,23 @@ def json_default(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def unwritable_folder(folder) -> str | None:
+    """Why files cannot be written in ``folder`` (created if needed), or None when they can.
+
+    Checked with a real temporary file, so the answer holds for root too (who ignores mode bits)
+    and for read-only or full file systems: call it before long work whose results go there.
+    """
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".radfuse-probe-", dir=folder)
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def atomic_write_text(path, text: str) -> Path:

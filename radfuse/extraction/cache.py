@@ -15,15 +15,12 @@ leaves either a complete entry or none.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from radfuse._utils.hashing import json_digest
-from radfuse._utils.io import atomic_write_json
+from radfuse._utils.io import atomic_write_json, unwritable_folder
 
 __all__ = ["CACHE_FORMAT", "FeatureCache", "file_digest"]
 
@@ -64,17 +61,12 @@ class FeatureCache:
 
     def __init__(self, folder):
         self.folder = Path(folder).expanduser()
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(prefix=".radfuse-probe-", dir=self.folder)
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(probe)
-        except OSError as exc:
+        why = unwritable_folder(self.folder)
+        if why is not None:
             raise ValueError(
-                f"cache_dir {str(self.folder)!r} cannot be written ({type(exc).__name__}: "
-                f"{exc}); nothing was extracted. Choose a writable folder or run without a cache."
-            ) from None
+                f"cache_dir {str(self.folder)!r} cannot be written ({why}); nothing was "
+                "extracted. Choose a writable folder or run without a cache."
+            )
 
     @staticmethod
     def key(image_digest: str, mask_digest: str, spec_fingerprint: str, options: dict) -> str:

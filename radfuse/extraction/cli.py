@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from radfuse._utils.io import unwritable_folder
 
 __all__ = ["run_extract", "run_specs"]
 
@@ -33,15 +33,7 @@ def _unwritable(path: Path) -> str | None:
         return "it is a folder"
     if path.exists() and not os.access(path, os.W_OK):
         return "the file exists and is read-only"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".radfuse-probe-", dir=path.parent)
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(probe)
-    except OSError as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
+    return unwritable_folder(path.parent)
 
 
 def run_extract(args) -> int:
