@@ -1,7 +1,9 @@
 """Built-in data: synthetic phantom image cohorts, synthetic multi-modal feature tables with
-controlled missingness, and a bundled public table. Nothing here downloads anything."""
+controlled missingness (with a class label or a censored survival outcome), and a bundled
+public table. Nothing here downloads anything."""
 
 from radfuse.datasets.centres import Centre
+from radfuse.datasets.survival import make_multimodal_survival
 from radfuse.datasets.tables import (
     load_breast_cancer_views,
     make_multimodal_classification,
@@ -12,6 +14,7 @@ __all__ = [
     "Centre",
     "load_breast_cancer_views",
     "make_multimodal_classification",
+    "make_multimodal_survival",
     "make_phantom_cohort",
     "simulate_missing_modalities",
 ]
