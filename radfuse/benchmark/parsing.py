@@ -25,6 +25,7 @@ from radfuse.benchmark.schema import (
     ModelConfig,
     import_object,
 )
+from radfuse.benchmark.survival_config import check_survival_dataset, survival_model_entry
 from radfuse.benchmark.tuning_config import parse_model_tuning, parse_tuning_defaults
 
 __all__ = ["parse_config"]
@@ -76,6 +77,7 @@ _TOP_KEYS = {
     "cache_dir",
     "threads_per_fit",
     "tuning",
+    "task",
 }
 _DATASET_KEYS = {
     "name",
@@ -89,6 +91,9 @@ _DATASET_KEYS = {
     "missing",
     "extract_n_jobs",
     "positive_label",
+    "task",
+    "time",
+    "event",
 }
 _MODEL_KEYS = {
     "name",
@@ -123,7 +128,7 @@ def _parse_preprocessing(where: str, value, default):
     )
 
 
-def _parse_dataset(i: int, raw) -> DatasetConfig:
+def _parse_dataset(i: int, raw, default_task: str) -> DatasetConfig:
     where = f"datasets[{i}]"
     _keys(where, raw, _DATASET_KEYS, {"name", "kind"})
     name = _name(f"{where}.name", raw["name"])
@@ -134,6 +139,8 @@ def _parse_dataset(i: int, raw) -> DatasetConfig:
     params = raw.get("params") or {}
     if not isinstance(params, Mapping):
         raise ConfigError(f"{where}.params: expected a mapping, got {params!r}.")
+    task = raw.get("task", default_task)
+    check_survival_dataset(where, raw, task, params)
     path = raw.get("path")
     if kind in ("manifest", "table") and not path:
         raise ConfigError(f"{where}: kind {kind!r} needs 'path' (the {kind} file).")
@@ -164,10 +171,13 @@ def _parse_dataset(i: int, raw) -> DatasetConfig:
         missing=None if missing is None else dict(missing),
         extract_n_jobs=extract_n_jobs,
         positive_label=raw.get("positive_label"),
+        task=task,
+        time=str(raw.get("time", "time")),
+        event=str(raw.get("event", "event")),
     )
 
 
-def _parse_model(i: int, raw, default_prep, dataset_names, tuning) -> ModelConfig:
+def _parse_model(i: int, raw, default_prep, dataset_names, tuning, task) -> ModelConfig:
     where = f"models[{i}]"
     _keys(where, raw, _MODEL_KEYS, {"name", "class"})
     name = _name(f"{where}.name", raw["name"])
@@ -176,7 +186,7 @@ def _parse_model(i: int, raw, default_prep, dataset_names, tuning) -> ModelConfi
     cls = import_object(where, cls_path)
     if not inspect.isclass(cls) or not hasattr(cls, "fit"):
         raise ConfigError(f"{where}: {cls_path!r} is not an estimator class (no fit method).")
-    if not hasattr(cls, "predict_proba"):
+    if task == "classification" and not hasattr(cls, "predict_proba"):
         raise ConfigError(
             f"{where}: {cls_path!r} has no predict_proba; the benchmark needs class probabilities "
             "for ROC AUC."
@@ -225,15 +235,19 @@ def _parse_model(i: int, raw, default_prep, dataset_names, tuning) -> ModelConfi
             )
     baseline = raw.get("baseline")
     if baseline is None:
-        baseline = not cls.__module__.startswith("radfuse")
+        baseline = defaults.get("baseline", not cls.__module__.startswith("radfuse"))
+    prep = _parse_preprocessing(
+        f"{where}.preprocessing", raw.get("preprocessing", "inherit"), default_prep
+    )
+    params = dict(params)
+    if task == "survival":
+        params, prep = survival_model_entry(where, cls, params, prep, raw.get("tuning") is not None)
     mcfg = ModelConfig(
         name=name,
         cls=cls_path if isinstance(cls_path, str) else f"{cls.__module__}.{cls.__qualname__}",
-        params=dict(params),
+        params=params,
         subset_mode=mode,
-        preprocessing=_parse_preprocessing(
-            f"{where}.preprocessing", raw.get("preprocessing", "inherit"), default_prep
-        ),
+        preprocessing=prep,
         train_rows=train_rows,
         baseline=bool(baseline),
         datasets=None if datasets is None else list(datasets),
@@ -286,7 +300,15 @@ def parse_config(raw: Mapping, *, source: str | None = None) -> BenchmarkConfig:
     datasets_raw = raw["datasets"]
     if not isinstance(datasets_raw, (list, tuple)) or not datasets_raw:
         raise ConfigError("config.datasets: expected a non-empty list of dataset entries.")
-    datasets = [_parse_dataset(i, d) for i, d in enumerate(datasets_raw)]
+    datasets = [
+        _parse_dataset(i, d, raw.get("task", "classification")) for i, d in enumerate(datasets_raw)
+    ]
+    tasks = sorted({d.task for d in datasets})
+    if len(tasks) > 1:
+        raise ConfigError(
+            f"config.datasets: one config holds one task, got {tasks} "
+            f"({ {d.name: d.task for d in datasets} }); split it into two configs."
+        )
     dnames = [d.name for d in datasets]
     if len(set(dnames)) != len(dnames):
         raise ConfigError(f"config.datasets: dataset names must be unique, got {dnames}.")
@@ -295,7 +317,9 @@ def parse_config(raw: Mapping, *, source: str | None = None) -> BenchmarkConfig:
     if not isinstance(models_raw, (list, tuple)) or not models_raw:
         raise ConfigError("config.models: expected a non-empty list of model entries.")
     tuning = parse_tuning_defaults(raw.get("tuning"))
-    models = [_parse_model(i, m, default_prep, dnames, tuning) for i, m in enumerate(models_raw)]
+    models = [
+        _parse_model(i, m, default_prep, dnames, tuning, tasks[0]) for i, m in enumerate(models_raw)
+    ]
     mnames = [m.name for m in models]
     if len(set(mnames)) != len(mnames):
         raise ConfigError(f"config.models: model names must be unique, got {mnames}.")

@@ -8,6 +8,7 @@ A configuration names datasets, models, modality subsets and the cross-validatio
     backend: null                  # loky | threading | sequential | dask | tcp://scheduler:8786
     threads_per_fit: null          # torch / BLAS threads per fit (default: cores / n_jobs)
     device: null                   # passed to models with a `device` parameter
+    task: classification           # or survival (every dataset's default, see below)
     cache_dir: null                # phantom cohorts and extracted features
     datasets:
       - name: phantom
@@ -33,10 +34,16 @@ A configuration names datasets, models, modality subsets and the cross-validatio
     comparison: {baseline: auto, n_bootstrap: 2000, alpha: 0.05}
     tuning: {n_trials: 20, inner_folds: 3}   # nested search, see radfuse.benchmark.tuning_config
 
-A model's default ``subset_mode`` and ``train_rows`` come from its class's
-``_benchmark_defaults`` (a dict with optional keys ``"subset_mode"`` and ``"train_rows"``),
-else ``"columns"`` and ``"all"``. :mod:`radfuse.benchmark.parsing` validates a mapping into these
-dataclasses, :mod:`radfuse.benchmark.loading` finds and reads YAML files.
+A model's default ``subset_mode``, ``train_rows`` and ``baseline`` come from its class's
+``_benchmark_defaults`` (a dict with optional keys ``"subset_mode"``, ``"train_rows"`` and
+``"baseline"``), else ``"columns"``, ``"all"`` and "not a radfuse class".
+
+A survival benchmark (``task: survival``, see :mod:`radfuse.benchmark.survival_config`) reads a
+``time`` and an ``event`` column instead of a label, and its models are survival estimators with
+scikit-survival's conventions (``predict`` = risk); one config holds one task.
+
+:mod:`radfuse.benchmark.parsing` validates a mapping into these dataclasses,
+:mod:`radfuse.benchmark.loading` finds and reads YAML files.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ __all__ = [
     "DATASET_KINDS",
     "MODEL_ALIASES",
     "SUBSET_MODES",
+    "TASKS",
     "TRAIN_ROWS",
     "TUNING_DEFAULTS",
     "BenchmarkConfig",
@@ -74,7 +82,14 @@ MODEL_ALIASES = {
     "MMTClassifier": "radfuse.MMTClassifier",
     "MFNVAEClassifier": "radfuse.MFNVAEClassifier",
     "GMENetClassifier": "radfuse.GMENetClassifier",
+    "CoxnetSurvivalAnalysis": "sksurv.linear_model.CoxnetSurvivalAnalysis",
+    "RandomSurvivalForest": "sksurv.ensemble.RandomSurvivalForest",
+    "XGBCoxSurvival": "radfuse.benchmark.survival_models.XGBCoxSurvival",
+    "SurMoESurvival": "radfuse.SurMoESurvival",
 }
+
+#: What a benchmark predicts: a class label, or a right-censored time to event.
+TASKS = ("classification", "survival")
 
 #: How a model meets a modality subset S.
 #:
@@ -101,6 +116,8 @@ DATASET_KINDS = (
     "breast_cancer_views",
     "multimodal",
     "multicentre",
+    "sksurv",
+    "multimodal_survival",
 )
 
 
@@ -134,6 +151,11 @@ class DatasetConfig:
     positive_label : object or None
         The class treated as positive for sensitivity, precision and F1 in binary problems
         (default: the greater label).
+    task : str
+        One of :data:`TASKS`.
+    time, event : str
+        Survival only: the follow-up time column (> 0) and the event column (1 = event,
+        0 = censored) of a ``table`` or ``manifest``.
     """
 
     name: str
@@ -147,6 +169,9 @@ class DatasetConfig:
     missing: dict | None = None
     extract_n_jobs: int | None = None
     positive_label: Any = None
+    task: str = "classification"
+    time: str = "time"
+    event: str = "event"
 
 
 @dataclass
@@ -281,12 +306,22 @@ class BenchmarkConfig:
         every fit digest made from it) is the one it was before tuning existed.
         """
         out = _jsonable(asdict(self))
+        # a classification dataset's entry (and so every digest) is the one it was before survival
+        for d in out["datasets"]:
+            if d["task"] == "classification":
+                for k in ("task", "time", "event"):
+                    del d[k]
         if out["tuning"] is None:
             del out["tuning"]
         for m in out["models"]:
             if m["tuning"] is None:
                 del m["tuning"]
         return out
+
+    @property
+    def task(self) -> str:
+        """The task of the benchmark (every dataset has the same one)."""
+        return self.datasets[0].task
 
     def dataset(self, name: str) -> DatasetConfig:
         """The dataset entry called ``name``."""
