@@ -24,7 +24,8 @@ def _final_step(est):
 
 
 def check_models(cfg: BenchmarkConfig) -> None:
-    """Build every model as a fit would; raise unless it can give class probabilities.
+    """Build every model as a fit would; raise unless it can give class probabilities (a
+    survival model is only built: its risk is ``predict``).
 
     ROC AUC and the other ranking metrics are computed from ``predict_proba``. An estimator
     whose probabilities are switched off by a parameter (``SVC(probability=False)``, the
@@ -42,7 +43,7 @@ def check_models(cfg: BenchmarkConfig) -> None:
             est = build_estimator(mcfg, seed=cfg.seed, device=cfg.device, threads=1)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: building {mcfg.cls} failed: {exc}") from exc
-        if hasattr(est, "predict_proba"):
+        if hasattr(est, "predict_proba") or cfg.task == "survival":
             continue
         final = _final_step(est)
         hint = (

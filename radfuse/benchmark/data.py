@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +19,12 @@ import pandas as pd
 
 from radfuse._utils.hashing import json_digest
 from radfuse.benchmark.schema import ConfigError, DatasetConfig
+from radfuse.benchmark.sources import load_sksurv, make_multicentre_table
+from radfuse.benchmark.survival_data import survival_frame, survival_target
 from radfuse.modality import ModalityLayout
 from radfuse.modality.validation import check_numeric
 
-__all__ = ["BenchData", "load_dataset", "make_multicentre_table"]
+__all__ = ["BenchData", "load_dataset"]
 
 # length of cache keys in file names (kept: existing caches stay valid)
 _KEY_LENGTH = 12
@@ -39,7 +40,8 @@ class BenchData:
     X : DataFrame
         Feature table (index ``patient_id``).
     y : ndarray
-        Labels, aligned with ``X``.
+        Labels, aligned with ``X``; for a survival dataset the structured ``(event, time)``
+        array (:mod:`radfuse.benchmark.survival_data`).
     groups : ndarray or None
         Group (centre) of each row.
     modalities : list of str
@@ -62,95 +64,11 @@ class BenchData:
         h.update(np.ascontiguousarray(self.X.to_numpy(dtype=float)).tobytes())
         h.update("|".join(map(str, self.X.columns)).encode())
         h.update("|".join(map(str, self.X.index)).encode())
-        h.update(np.asarray(self.y).astype(str).tobytes())
+        y = np.asarray(self.y)
+        h.update(y.tobytes() if y.dtype.names else y.astype(str).tobytes())
         if self.groups is not None:
             h.update(np.asarray(self.groups).astype(str).tobytes())
         return h.hexdigest()[:16]
-
-
-def make_multicentre_table(
-    n_centres: int = 5,
-    n_per_centre: int | Sequence[int] = 120,
-    modalities: Mapping[str, int] | None = None,
-    *,
-    centre_shift: float = 0.5,
-    missing_centres: Mapping[str, float] | None = None,
-    weights: Sequence[float] | None = None,
-    class_sep: float = 1.0,
-    shared_fraction: float = 0.5,
-    n_informative: int = 8,
-    random_state=None,
-) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """A synthetic multi-centre feature table with a scanner shift per centre and missing sequences.
-
-    Patients come from :func:`radfuse.datasets.make_multimodal_classification` and are assigned to
-    centres ``C1 .. Cn``. Each centre applies its own acquisition shift to every feature (an
-    additive offset and a multiplicative gain, drawn per centre and feature, of scale
-    ``centre_shift`` feature standard deviations), as different scanners and protocols do. In the
-    centres listed in ``missing_centres`` whole sequences are blanked at the given rate
-    (:func:`radfuse.datasets.simulate_missing_modalities`, never all of a patient's sequences).
-
-    Parameters
-    ----------
-    n_centres : int, default=5
-    n_per_centre : int or sequence of int, default=120
-        Patients per centre.
-    modalities : mapping of str to int, default={"T1WI": 32, "FLAIR": 32, "DWI": 32}
-    centre_shift : float, default=0.5
-        Scale of the per-centre offset (in feature standard deviations) and of the log-gain.
-    missing_centres : mapping of str to float, optional
-        ``{"C2": 0.5, ...}``: the rate at which each sequence is missing in that centre.
-    weights, class_sep, shared_fraction, n_informative
-        Passed to ``make_multimodal_classification``.
-    random_state : int or None
-
-    Returns
-    -------
-    X : DataFrame
-        Features, index ``patient_id``.
-    y : Series
-        Labels (name ``label``).
-    group : Series
-        Centre of each patient (name ``group``).
-    """
-    from radfuse.datasets import make_multimodal_classification, simulate_missing_modalities
-
-    rng = np.random.default_rng(random_state)
-    sizes = (
-        [int(n_per_centre)] * n_centres
-        if np.ndim(n_per_centre) == 0
-        else [int(n) for n in n_per_centre]
-    )
-    if len(sizes) != n_centres:
-        raise ValueError(f"n_per_centre has {len(sizes)} entries for n_centres={n_centres}.")
-    centres = [f"C{i + 1}" for i in range(n_centres)]
-    unknown = sorted(set(missing_centres or {}) - set(centres))
-    if unknown:
-        raise ValueError(f"missing_centres names unknown centres {unknown}; centres are {centres}.")
-    X, y = make_multimodal_classification(
-        n_samples=sum(sizes),
-        modalities=modalities,
-        n_informative=n_informative,
-        shared_fraction=shared_fraction,
-        weights=weights,
-        class_sep=class_sep,
-        random_state=int(rng.integers(2**31 - 1)),
-    )
-    group = pd.Series(np.repeat(centres, sizes), index=X.index, name="group")
-    values = X.to_numpy(dtype=float).copy()
-    std = values.std(axis=0)
-    for c in centres:
-        rows = (group == c).to_numpy()
-        offset = rng.normal(scale=centre_shift, size=values.shape[1]) * std
-        gain = np.exp(rng.normal(scale=centre_shift / 2, size=values.shape[1]))
-        values[rows] = values[rows] * gain + offset
-    X = pd.DataFrame(values, index=X.index, columns=X.columns)
-    for c, rate in (missing_centres or {}).items():
-        rows = (group == c).to_numpy()
-        X.loc[rows] = simulate_missing_modalities(
-            X.loc[rows], rate=float(rate), random_state=int(rng.integers(2**31 - 1))
-        )
-    return X, y, group
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -176,12 +94,34 @@ def _read_table(path: Path) -> pd.DataFrame:
     return df
 
 
+def _outcome_columns(dcfg: DatasetConfig) -> list[str]:
+    """The outcome columns of a table or manifest: the label, or the time and event."""
+    return [dcfg.time, dcfg.event] if dcfg.task == "survival" else [dcfg.label]
+
+
+def _survival_source(dcfg: DatasetConfig, seed: int):
+    """Features and outcome table of a ``sksurv`` or ``multimodal_survival`` dataset."""
+    if dcfg.kind == "sksurv":
+        X, y = load_sksurv(dcfg.params["name"])
+    else:
+        from radfuse.datasets import make_multimodal_survival
+
+        X, y = make_multimodal_survival(**{"random_state": seed, **dcfg.params})
+    return X, pd.DataFrame({"time": y["time"], "event": y["event"]}, index=X.index)
+
+
 def _extract(manifest_path: Path, dcfg: DatasetConfig, cache: Path, n_jobs, progress, info):
     """Extract a manifest's features with a cache so reruns are instant."""
     from radfuse import extract_cohort, read_manifest
 
     manifest = read_manifest(manifest_path)
-    if dcfg.label not in manifest.columns:
+    outcome = _outcome_columns(dcfg)
+    if dcfg.task == "survival" and not set(outcome) <= set(manifest.columns):
+        raise ConfigError(
+            f"dataset {dcfg.name!r}: manifest {manifest_path} lacks the time/event columns "
+            f"{outcome} (columns: {list(manifest.columns)}); add them or set 'time:'/'event:'."
+        )
+    if dcfg.label not in manifest.columns and dcfg.task == "classification":
         raise ConfigError(
             f"dataset {dcfg.name!r}: manifest {manifest_path} has no label column "
             f"{dcfg.label!r} (columns: {list(manifest.columns)}); add it or set 'label:'."
@@ -215,7 +155,7 @@ def _extract(manifest_path: Path, dcfg: DatasetConfig, cache: Path, n_jobs, prog
     info["spec"] = dcfg.spec
     if errors is not None and len(errors):
         info["extraction_errors"] = errors.astype(str).to_dict(orient="records")
-    labels = manifest[dcfg.label]
+    labels = manifest[outcome] if dcfg.task == "survival" else manifest[dcfg.label]
     groups = manifest[dcfg.group] if dcfg.group and dcfg.group in manifest.columns else None
     if dcfg.group and groups is None:
         raise ConfigError(
@@ -322,14 +262,27 @@ def load_dataset(
         X, y = make_multimodal_classification(**{"random_state": seed, **dcfg.params})
     elif dcfg.kind == "multicentre":
         X, y, groups = make_multicentre_table(**{"random_state": seed, **dcfg.params})
+    elif dcfg.kind in ("sksurv", "multimodal_survival"):
+        X, y = _survival_source(dcfg, seed)
     elif dcfg.kind == "table":
         df = _read_table(Path(dcfg.path))
-        if dcfg.label not in df.columns:
+        outcome = _outcome_columns(dcfg)
+        if dcfg.task == "survival" and not set(outcome) <= set(df.columns):
+            raise ConfigError(
+                f"{where}: table {dcfg.path} lacks the time/event columns {outcome}; its "
+                f"non-feature columns are {[c for c in df.columns if '__' not in str(c)]}. Set "
+                "'time:' and 'event:'."
+            )
+        if dcfg.task == "survival":
+            y = df[outcome]
+            df = df.drop(columns=outcome)
+        elif dcfg.label not in df.columns:
             raise ConfigError(
                 f"{where}: table {dcfg.path} has no label column {dcfg.label!r}; its non-feature "
                 f"columns are {[c for c in df.columns if '__' not in str(c)]}. Set 'label:'."
             )
-        y = df.pop(dcfg.label)
+        else:
+            y = df.pop(dcfg.label)
         if dcfg.group:
             if dcfg.group not in df.columns:
                 raise ConfigError(
@@ -362,7 +315,9 @@ def load_dataset(
                 f"{where}: keep_modalities {unknown} are not in the data; it has {mods}."
             )
         X = X[[c for m in dcfg.keep_modalities for c in layout.feature_names_of(m)]]
-    if y.isna().any():
+    if dcfg.task == "survival":
+        y = survival_frame(y, f"{where}: {dcfg.path or dcfg.kind}")
+    elif y.isna().any():
         raise ConfigError(
             f"{where}: patients {list(y.index[y.isna()][:8])} have no label; remove them or fill "
             f"the {dcfg.label!r} column."
@@ -380,15 +335,21 @@ def load_dataset(
         X, y = X[~empty], y[~empty]
         groups = None if groups is None else groups[~empty]
         present = present[~empty]
-    y_arr = _labels(y)
-    classes, counts = np.unique(y_arr, return_counts=True)
-    if len(classes) < 2:
-        raise ConfigError(f"{where}: the label has a single class {classes.tolist()}.")
+    if dcfg.task == "survival":
+        y_arr = survival_target(y)
+        n_events = int(y_arr["event"].sum())
+        outcome = {"event_counts": {"event": n_events, "censored": len(y_arr) - n_events}}
+    else:
+        y_arr = _labels(y)
+        classes, counts = np.unique(y_arr, return_counts=True)
+        if len(classes) < 2:
+            raise ConfigError(f"{where}: the label has a single class {classes.tolist()}.")
+        outcome = {"class_counts": {str(c): int(n) for c, n in zip(classes, counts)}}
     info.update(
         n_patients=len(X),
         n_features=X.shape[1],
         features_per_modality={m: len(ix) for m, ix in zip(layout.names, layout.indices)},
-        class_counts={str(c): int(n) for c, n in zip(classes, counts)},
+        **outcome,
         missing_per_modality={m: int((~present[:, k]).sum()) for k, m in enumerate(layout.names)},
         seconds=round(time.perf_counter() - t0, 2),
     )

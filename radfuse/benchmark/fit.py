@@ -1,5 +1,6 @@
 """One benchmark fit, run in a worker: choose the training rows, fit, evaluate every subset, and
-measure each block's importance by blanking it at test time.
+measure each block's importance by blanking it at test time (classification; a survival fit is
+scored by :mod:`radfuse.benchmark.survival_fit` and has no blanked-block importance).
 
 :func:`run_fit` is what a worker runs; the steps are separate functions.
 """
@@ -18,6 +19,8 @@ from radfuse.benchmark.build import build_estimator
 from radfuse.benchmark.metrics import compute_metrics
 from radfuse.benchmark.plan import Fit, subset_name
 from radfuse.benchmark.schema import ModelConfig
+from radfuse.benchmark.survival_data import is_survival
+from radfuse.benchmark.survival_fit import evaluate_survival
 from radfuse.benchmark.tuning import make_search, tuning_record
 from radfuse.modality import ModalityLayout
 
@@ -27,6 +30,7 @@ __all__ = [
     "evaluate",
     "make_estimator",
     "run_fit",
+    "subset_inputs",
 ]
 
 
@@ -88,6 +92,21 @@ def make_estimator(fit: Fit, mcfg: ModelConfig, layout, *, seed: int, device, th
     )
 
 
+def subset_inputs(fit: Fit, mcfg: ModelConfig, X, layout, present, rows: np.ndarray):
+    """``(subset, row positions, model input)`` for each subset of a fit.
+
+    Subset S takes the ``rows`` that have every modality of S, with exactly S available: S's
+    columns for a ``columns`` model, the other blocks blanked (NaN) otherwise.
+    """
+    for sub in fit.subsets:
+        sub_idx = _block_positions(layout, sub)
+        r = rows[present[rows][:, sub_idx].all(axis=1)]
+        if mcfg.subset_mode == "columns":
+            yield sub, r, X.iloc[r].iloc[:, _columns_of(layout, sub)]
+        else:
+            yield sub, r, _blank(X.iloc[r], layout, sub)
+
+
 def evaluate(
     est, fit: Fit, mcfg: ModelConfig, X, y, layout, present, *, n_train: int, positive_label
 ) -> tuple[list[dict], list[dict]]:
@@ -99,15 +118,8 @@ def evaluate(
     classes = np.asarray(est.classes_)
     split = fit.split
     rows, oof = [], []
-    for sub in fit.subsets:
-        sub_idx = _block_positions(layout, sub)
-        te = split.test[present[split.test][:, sub_idx].all(axis=1)]
-        X_test = X.iloc[te]
-        if mcfg.subset_mode == "columns":
-            proba = est.predict_proba(X_test.iloc[:, _columns_of(layout, sub)])
-        else:
-            proba = est.predict_proba(_blank(X_test, layout, sub))
-        proba = np.asarray(proba, dtype=float)
+    for sub, te, X_test in subset_inputs(fit, mcfg, X, layout, present, split.test):
+        proba = np.asarray(est.predict_proba(X_test), dtype=float)
         metrics = compute_metrics(y[te], proba, classes, positive_label)
         rows.append(
             {
@@ -198,13 +210,25 @@ def _fit_and_score(
     fit_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    rows, oof = evaluate(
-        est, fit, mcfg, X, y, layout, present, n_train=len(tr), positive_label=positive_label
-    )
+    survival = is_survival(y)
+    if survival:  # the training rows' risks set each fold's risk-group threshold
+        rows, oof = evaluate_survival(
+            est,
+            fit,
+            list(subset_inputs(fit, mcfg, X, layout, present, fit.split.test)),
+            list(subset_inputs(fit, mcfg, X, layout, present, tr)),
+            y,
+            n_train=len(tr),
+        )
+    else:
+        rows, oof = evaluate(
+            est, fit, mcfg, X, y, layout, present, n_train=len(tr), positive_label=positive_label
+        )
     predict_seconds = time.perf_counter() - t0
     blanked = {}
     if (
         importance
+        and not survival
         and all_mods in fit.subsets
         and len(all_mods) > 1
         and mcfg.subset_mode == "columns"
@@ -217,7 +241,7 @@ def _fit_and_score(
     payload = {
         "key": fit.key,
         "digest": fit.digest,
-        "classes": np.asarray(est.classes_).tolist(),
+        "classes": None if survival else np.asarray(est.classes_).tolist(),
         "rows": rows,
         "oof": oof,
         "blanked": blanked,

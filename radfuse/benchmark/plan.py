@@ -23,6 +23,7 @@ from radfuse.benchmark.schema import (
     ConfigError,
     DatasetConfig,
 )
+from radfuse.benchmark.sources import SKSURV_BLOCKS
 from radfuse.benchmark.splits import Split
 from radfuse.benchmark.tuning_config import check_entry_modalities
 
@@ -94,6 +95,10 @@ def _expected_modalities(dcfg: DatasetConfig) -> list | None:
         return list(dcfg.params.get("modalities") or ("T1WI", "FLAIR", "DWI"))
     if dcfg.kind == "breast_cancer_views":
         return ["MEAN", "SE", "WORST"]
+    if dcfg.kind == "multimodal_survival":
+        return list(dcfg.params.get("modalities") or ("T1WI", "FLAIR", "DWI"))
+    if dcfg.kind == "sksurv":
+        return list(SKSURV_BLOCKS[dcfg.params["name"]])
     return None
 
 
@@ -237,6 +242,8 @@ def plan_document(
         "comparison": cfg.comparison,
         "seed": cfg.seed,
     }
+    if cfg.task == "survival":  # a classification plan stays as it was
+        doc["task"] = "survival"
     tuned = {m.name: m.tuning for m in cfg.models if m.tuning is not None}
     if tuned:
         doc["tuning"] = dict(cfg.tuning or TUNING_DEFAULTS)

@@ -2,7 +2,8 @@
 
 Stratified K-fold (``seed + repeat`` shuffles), stratified group K-fold (``cv.group_aware``) or
 an independent test group (``cv.test_group``: one split per repeat). Every split must hold every
-class on both sides.
+class on both sides. A survival dataset's folds are stratified on the event (and checked by
+:func:`radfuse.benchmark.survival_data.check_survival_splits`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from radfuse.benchmark.data import BenchData
 from radfuse.benchmark.schema import BenchmarkConfig, ConfigError
+from radfuse.benchmark.survival_data import check_survival_splits, is_survival
 
 __all__ = ["Split", "make_splits"]
 
@@ -39,7 +41,8 @@ def make_splits(data: BenchData, cfg: BenchmarkConfig) -> list[Split]:
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     cv = cfg.cv
-    y = data.y
+    survival = is_survival(data.y)
+    y = data.y["event"] if survival else data.y
     where = f"dataset {data.name!r}"
     needs_groups = cv.group_aware or cv.test_group is not None
     if needs_groups and data.groups is None:
@@ -93,6 +96,9 @@ def make_splits(data: BenchData, cfg: BenchmarkConfig) -> list[Split]:
             skf = StratifiedKFold(n_splits=cv.n_splits, shuffle=True, random_state=cfg.seed + r)
             for f, (tr, te) in enumerate(skf.split(positions, y)):
                 splits.append(Split(r, f, tr, te))
+    if survival:
+        check_survival_splits(data.name, data.y, splits)
+        return splits
     classes = np.unique(y)
     for s in splits:
         for part, idx in (("training", s.train), ("test", s.test)):
