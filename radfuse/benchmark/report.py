@@ -19,6 +19,8 @@ writes, next to them:
 - with tuning only: ``tuning.md``, ``param_importance.md`` and ``param_importance.png``
   (:mod:`radfuse.benchmark.tuning_report`).
 
+A survival benchmark's report is :mod:`radfuse.benchmark.survival_report`'s instead.
+
 It runs at the end of every benchmark and again with ``radfuse report FOLDER``. The tables are
 built in :mod:`radfuse.benchmark.tables` and :mod:`radfuse.benchmark.comparisons`, the plots in
 :mod:`radfuse.benchmark.plots`, the text in :mod:`radfuse.benchmark.summary`.
@@ -35,6 +37,7 @@ from radfuse.benchmark.comparisons import compare_with_baseline
 from radfuse.benchmark.plots import plot_confusion, plot_heatmap, plot_importance, plot_roc
 from radfuse.benchmark.store import read_run_info
 from radfuse.benchmark.summary import summary_markdown
+from radfuse.benchmark.survival_report import write_survival_report
 from radfuse.benchmark.tables import (
     auc_table,
     load_results,
@@ -105,6 +108,8 @@ def write_report(out_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     run_info = read_run_info(out_dir)
     if results.empty:
         raise RuntimeError(f"{out_dir}: no finished fit to report on yet.")
+    if plan.get("task") == "survival":
+        return write_survival_report(out_dir, results, tasks, plan, run_info)
     results.to_csv(out_dir / "results.csv", index=False)
     summary = summarize(results)
     summary.to_csv(out_dir / "summary.csv", index=False)

@@ -10,6 +10,7 @@ import pandas as pd
 from radfuse.benchmark.metrics import metric_names
 from radfuse.benchmark.plan import parse_subset, subset_name
 from radfuse.benchmark.store import load_finished
+from radfuse.benchmark.survival_metrics import SURVIVAL_METRICS
 
 __all__ = [
     "SHORT_NAMES",
@@ -72,10 +73,13 @@ def load_results(out_dir) -> tuple[pd.DataFrame, list[dict], dict]:
 
 
 def metric_columns(results: pd.DataFrame) -> list[str]:
+    """The metric columns of a results table (classification, else survival, else all)."""
     for n in (2, 3):
         names = metric_names(n)
         if all(c in results.columns for c in names):
             return names
+    if all(c in results.columns for c in SURVIVAL_METRICS):
+        return list(SURVIVAL_METRICS)
     return [c for c in results.columns if c not in _ID_COLS and not c.startswith("n_")]
 
 
