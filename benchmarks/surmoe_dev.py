@@ -96,11 +96,12 @@ def evaluate(X, y, make_model, n_splits: int = 5):
     return np.array(scores)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="{}", help="SurMoESurvival parameters as JSON")
     parser.add_argument("--datasets", nargs="+", default=list(LOADERS))
-    args = parser.parse_args()
+    parser.add_argument("--folds", type=int, default=5)
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     params = json.loads(args.params)
     print(f"SurMoESurvival parameters: {params or 'defaults'}")
@@ -114,7 +115,7 @@ def main():
         for cond, Xc in conditions.items():
             for label, make_model in models(params).items():
                 t0 = time.perf_counter()
-                s = evaluate(Xc, y, make_model)
+                s = evaluate(Xc, y, make_model, n_splits=args.folds)
                 print(
                     f"{name:8} {cond:16} {label:7} {s.mean():.3f} +- {s.std():.3f} "
                     f"{time.perf_counter() - t0:8.1f}",

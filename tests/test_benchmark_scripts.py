@@ -80,6 +80,13 @@ CASES = [
         ),
     ),
     (
+        "surmoe_dev",
+        (
+            lambda _: ["--datasets", "whas500", "--folds", "2", "--params", '{"max_epochs": 1}'],
+            [r"whas500\s+complete\s+SurMoE\s+0\.\d+", r"Coxnet\s+0\.[6-9]"],
+        ),
+    ),
+    (
         "gmenet_breast_views",
         (
             lambda tmp: ["--folds", "2", "--epochs", "1", "--out", str(tmp)],
