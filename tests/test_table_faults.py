@@ -135,6 +135,12 @@ def test_torch_estimators_share_the_table_checks(model):
     empty.loc["p1"] = np.nan
     with pytest.raises(ValueError, match=r"'p1' have no modality at all"):
         est.fit(empty, y)
+    column = X.copy()
+    column["T1__a"] = np.nan
+    with pytest.raises(ValueError, match=r"column\(s\) 'T1__a' of modality 'T1'"):
+        est.fit(column, y)
+    with pytest.raises(ValueError, match=rf"{model}.*(empty|no rows|no columns)"):
+        est.fit(pd.DataFrame(), [])
 
 
 def test_mmt_refuses_a_block_it_never_trained_on():
