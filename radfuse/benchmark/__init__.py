@@ -14,6 +14,13 @@ environment record (:mod:`~radfuse.benchmark.environment`), the backends
 (:mod:`~radfuse.benchmark.backends`), the orchestration (:mod:`~radfuse.benchmark.runner`), and
 the report: metrics, statistics, tables, comparisons, plots and the markdown summary
 (:mod:`~radfuse.benchmark.report`).
+
+A survival benchmark (``task: survival``) has its own entries
+(:mod:`~radfuse.benchmark.survival_config`), outcome (:mod:`~radfuse.benchmark.survival_data`,
+:mod:`~radfuse.benchmark.sources`), metrics (:mod:`~radfuse.benchmark.survival_metrics`),
+scoring of a fit (:mod:`~radfuse.benchmark.survival_fit`), XGBoost adapter
+(:mod:`~radfuse.benchmark.survival_models`) and report
+(:mod:`~radfuse.benchmark.survival_report`, :mod:`~radfuse.benchmark.survival_plots`).
 """
 
 from radfuse.benchmark.loading import load_config

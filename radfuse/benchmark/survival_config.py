@@ -55,11 +55,12 @@ def check_survival_dataset(where: str, raw: Mapping, task: str, params: Mapping)
     if task not in TASKS:
         raise ConfigError(f"{where}.task: expected one of {list(TASKS)}, got {task!r}.")
     if task == "classification":
-        bad = [k for k in ("time", "event") if k in raw]
-        if kind in ("sksurv", "multimodal_survival") or bad:
+        found = [f"kind {kind!r}"] if kind in ("sksurv", "multimodal_survival") else []
+        found += [f"key {k!r}" for k in ("time", "event") if k in raw]
+        if found:
             raise ConfigError(
-                f"{where}: {'kind ' + repr(kind) if not bad else 'keys ' + str(bad)} belongs to "
-                "a survival dataset; set 'task: survival' (on the dataset or the config)."
+                f"{where}: {', '.join(found)} belong(s) to a survival dataset; set "
+                "'task: survival' (on the dataset or the config)."
             )
         return
     if kind not in SURVIVAL_KINDS:
