@@ -20,46 +20,25 @@ import json
 import time
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sksurv.datasets import load_gbsg2, load_whas500
 from sksurv.linear_model import CoxnetSurvivalAnalysis
 from sksurv.metrics import concordance_index_censored
-from sksurv.preprocessing import OneHotEncoder
 
+from radfuse.benchmark.sources import load_sksurv
 from radfuse.estimators.surmoe import SurMoESurvival
 
-#: Block of each original column; the block listed in MISSING loses 30 % of its rows.
-BLOCKS = {
-    "whas500": {
-        "CLIN": ["age", "gender", "bmi", "cvd", "afb", "chf", "av3", "miord", "mitype", "sho"],
-        "VITAL": ["hr", "sysbp", "diasbp", "los"],
-    },
-    "gbsg2": {
-        "CLIN": ["age", "menostat", "horTh"],
-        "TUMOUR": ["tsize", "tgrade", "pnodes"],
-        "RECEPT": ["estrec", "progrec"],
-    },
-}
+#: The block that loses 30 % of its rows in the second condition.
 MISSING = {"whas500": "VITAL", "gbsg2": "RECEPT"}
-LOADERS = {"whas500": load_whas500, "gbsg2": load_gbsg2}
 
 
 def load(name: str):
-    """The one-hot encoded table with ``"<BLOCK>__<column>"`` names, and the survival target."""
-    X, y = LOADERS[name]()
-    parts = []
-    for block, cols in BLOCKS[name].items():
-        enc = OneHotEncoder().fit_transform(
-            X[cols].astype({c: "category" for c in cols if X[c].dtype == object})
-        )
-        enc.columns = [f"{block}__{c}" for c in enc.columns]
-        parts.append(enc.astype(float))
-    return pd.concat(parts, axis=1), y
+    """The one-hot encoded table with ``"<BLOCK>__<column>"`` names (the benchmark's block split,
+    ``radfuse.benchmark.sources.SKSURV_BLOCKS``) and the survival target."""
+    return load_sksurv(name)
 
 
 def blank_block(X, block: str, fraction: float, seed: int):
@@ -99,7 +78,7 @@ def evaluate(X, y, make_model, n_splits: int = 5):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="{}", help="SurMoESurvival parameters as JSON")
-    parser.add_argument("--datasets", nargs="+", default=list(LOADERS))
+    parser.add_argument("--datasets", nargs="+", default=list(MISSING))
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)

@@ -111,6 +111,18 @@ def test_positive_label_not_a_class_before_any_fit(tmp_path):
     run_benchmark(cfg, out_dir=tmp_path / "ok", progress=False)
 
 
+def test_unwritable_out_or_cache_folder_before_any_work(tmp_path):
+    path = _table(tmp_path)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")  # a folder under a file cannot be made, even by root
+    with pytest.raises(ConfigError, match=r"out_dir .*a_file/out.* cannot be written.*nothing"):
+        run_benchmark(_config(path), out_dir=blocker / "out", progress=False)
+    cfg = _config(path, cache_dir=str(blocker / "cache"))
+    with pytest.raises(ConfigError, match=r"cache_dir .*a_file/cache.* cannot be written"):
+        run_benchmark(cfg, out_dir=tmp_path / "out", progress=False)
+    _no_fit(tmp_path / "out")
+
+
 KILL_CONFIG = """\
 name: killed
 seed: 0

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radfuse._utils.io import unwritable_folder
 from radfuse._utils.parallel import effective_jobs
 from radfuse.benchmark.backends import checked_backend, run_parallel, schedule, threads_per_fit
 from radfuse.benchmark.checks import check_models, check_positive_label
@@ -267,7 +268,14 @@ def run_benchmark(
     cache_dir, out_dir = _folders(cfg, out_dir, shuffle_labels)
     n_jobs = effective_jobs(n_jobs if n_jobs is not None else cfg.n_jobs)
     backend = checked_backend(backend if backend is not None else cfg.backend)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # results and the extraction cache are written long after the start: check both first
+    for what, folder in (("out_dir", out_dir), ("cache_dir", cache_dir)):
+        why = unwritable_folder(folder)
+        if why is not None:
+            raise ConfigError(
+                f"{what} {str(folder)!r} cannot be written ({why}); nothing was run. Choose a "
+                f"writable folder (radfuse bench --out DIR, or RADFUSE_CACHE for the cache)."
+            )
 
     t0 = time.perf_counter()
     datasets, fits, dinfo = prepare(
