@@ -27,14 +27,20 @@ def json_default(o):
 
 
 def unwritable_folder(folder) -> str | None:
-    """Why files cannot be written in ``folder`` (created if needed), or None when they can.
+    """Why files cannot be written in ``folder``, or None when they can; nothing is left behind.
 
-    Checked with a real temporary file, so the answer holds for root too (who ignores mode bits)
-    and for read-only or full file systems: call it before long work whose results go there.
+    A folder that does not exist yet is judged by its nearest existing ancestor, the one that
+    would hold it. Checked with a real temporary file, so the answer holds for root too (who
+    ignores mode bits) and for read-only or full file systems: call it before long work whose
+    results go there, then create the folder.
     """
+    base = Path(folder)
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        return f"{str(base)!r} is a file, not a folder"
     try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".radfuse-probe-", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=".radfuse-probe-", dir=base)
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(probe)

@@ -276,6 +276,7 @@ def run_benchmark(
                 f"{what} {str(folder)!r} cannot be written ({why}); nothing was run. Choose a "
                 f"writable folder (radfuse bench --out DIR, or RADFUSE_CACHE for the cache)."
             )
+    out_dir.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
     datasets, fits, dinfo = prepare(

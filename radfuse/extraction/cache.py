@@ -67,6 +67,7 @@ class FeatureCache:
                 f"cache_dir {str(self.folder)!r} cannot be written ({why}); nothing was "
                 "extracted. Choose a writable folder or run without a cache."
             )
+        self.folder.mkdir(parents=True, exist_ok=True)
 
     @staticmethod
     def key(image_digest: str, mask_digest: str, spec_fingerprint: str, options: dict) -> str:

@@ -33,7 +33,10 @@ def _unwritable(path: Path) -> str | None:
         return "it is a folder"
     if path.exists() and not os.access(path, os.W_OK):
         return "the file exists and is read-only"
-    return unwritable_folder(path.parent)
+    why = unwritable_folder(path.parent)
+    if why is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return why
 
 
 def run_extract(args) -> int:
