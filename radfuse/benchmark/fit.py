@@ -17,7 +17,7 @@ import pandas as pd
 
 from radfuse.benchmark.build import build_estimator
 from radfuse.benchmark.metrics import compute_metrics
-from radfuse.benchmark.plan import Fit, subset_name
+from radfuse.benchmark.plan import Fit, result_row, subset_name
 from radfuse.benchmark.schema import ModelConfig
 from radfuse.benchmark.survival_data import is_survival
 from radfuse.benchmark.survival_fit import evaluate_survival
@@ -121,19 +121,7 @@ def evaluate(
     for sub, te, X_test in subset_inputs(fit, mcfg, X, layout, present, split.test):
         proba = np.asarray(est.predict_proba(X_test), dtype=float)
         metrics = compute_metrics(y[te], proba, classes, positive_label)
-        rows.append(
-            {
-                "dataset": fit.dataset,
-                "model": fit.model,
-                "subset": subset_name(sub),
-                "n_modalities": len(sub),
-                "repeat": split.repeat,
-                "fold": split.fold,
-                "n_train": n_train,
-                "n_test": len(te),
-                **metrics,
-            }
-        )
+        rows.append(result_row(fit, sub, n_train=n_train, n_test=len(te), **metrics))
         oof.append(
             {
                 "subset": subset_name(sub),

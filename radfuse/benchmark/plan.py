@@ -34,6 +34,7 @@ __all__ = [
     "plan_document",
     "plan_fits",
     "resolve_subsets",
+    "result_row",
     "subset_label",
     "subset_name",
 ]
@@ -251,3 +252,18 @@ def plan_document(
             t = tuned.get(entry["name"])
             entry["tuning"] = None if t is None else asdict(t)
     return doc
+
+
+def result_row(fit: Fit, subset, *, n_train: int, n_test: int, **values) -> dict:
+    """One row of ``results.csv``: the fit's identity on ``subset``, then ``values`` (metrics)."""
+    return {
+        "dataset": fit.dataset,
+        "model": fit.model,
+        "subset": subset_name(subset),
+        "n_modalities": len(subset),
+        "repeat": fit.split.repeat,
+        "fold": fit.split.fold,
+        "n_train": n_train,
+        "n_test": n_test,
+        **values,
+    }

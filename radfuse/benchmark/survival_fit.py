@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from radfuse.benchmark.plan import Fit, subset_name
+from radfuse.benchmark.plan import Fit, result_row, subset_name
 from radfuse.benchmark.survival_metrics import compute_survival_metrics
 
 __all__ = ["evaluate_survival", "survival_predictor"]
@@ -56,19 +56,9 @@ def evaluate_survival(est, fit: Fit, test_inputs, train_inputs, y, *, n_train: i
         risk = np.asarray(est.predict(X_test), dtype=float)
         threshold = float(np.median(np.asarray(est.predict(X_train), dtype=float)))
         metrics = compute_survival_metrics(y_fold, y[te], risk, survival_predictor(est, X_test))
+        n_events = int(y["event"][te].sum())
         rows.append(
-            {
-                "dataset": fit.dataset,
-                "model": fit.model,
-                "subset": subset_name(sub),
-                "n_modalities": len(sub),
-                "repeat": split.repeat,
-                "fold": split.fold,
-                "n_train": n_train,
-                "n_test": len(te),
-                "n_events": int(y["event"][te].sum()),
-                **metrics,
-            }
+            result_row(fit, sub, n_train=n_train, n_test=len(te), n_events=n_events, **metrics)
         )
         oof.append(
             {

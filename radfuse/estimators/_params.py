@@ -130,11 +130,23 @@ BASE_PARAMETERS_DOC = """\
 _MARK = "    {base_parameters}\n"
 
 
+def _doc_entries(doc: str, keep) -> str:
+    """The entries of a numpydoc parameter list whose name passes ``keep``."""
+    out, skip = [], False
+    for line in doc.splitlines(keepends=True):
+        if line.startswith("    ") and not line.startswith("     "):
+            skip = not keep(line.strip().split(" :", 1)[0])
+        if not skip:
+            out.append(line)
+    return "".join(out)
+
+
 def document_base_parameters(cls):
     """Class decorator: put :data:`BASE_PARAMETERS_DOC` at ``{base_parameters}`` in the docstring.
 
     The defaults come from the class's ``__init__`` signature, so the documentation cannot drift
-    from the code.
+    from the code; a base parameter the class does not take (a survival model has no
+    ``class_weight``) is left out.
     """
     defaults = {
         k: repr(p.default)
@@ -143,7 +155,8 @@ def document_base_parameters(cls):
     }
     if _MARK not in (cls.__doc__ or ""):
         raise TypeError(f"{cls.__name__}'s docstring has no '{{base_parameters}}' line.")
-    cls.__doc__ = cls.__doc__.replace(_MARK, BASE_PARAMETERS_DOC.format(**defaults))
+    doc = _doc_entries(BASE_PARAMETERS_DOC, lambda name: name in defaults).format(**defaults)
+    cls.__doc__ = cls.__doc__.replace(_MARK, doc)
     return cls
 
 

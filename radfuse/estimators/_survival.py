@@ -25,7 +25,6 @@ rank of the time among ``unique_times_`` (the validation C-index needs only the 
 
 from __future__ import annotations
 
-import inspect
 from typing import ClassVar
 
 import numpy as np
@@ -34,7 +33,7 @@ from sksurv.base import SurvivalAnalysisMixin
 from sksurv.functions import StepFunction
 from sksurv.metrics import concordance_index_censored
 
-from radfuse.estimators._params import BASE_CONSTRAINTS, BASE_PARAMETERS_DOC
+from radfuse.estimators._params import BASE_CONSTRAINTS
 from radfuse.estimators.base import Rows, TorchEstimatorBase
 from radfuse.nn.survival import (
     bin_times,
@@ -48,42 +47,10 @@ __all__ = [
     "SURVIVAL_CONSTRAINTS",
     "TorchSurvivalBase",
     "check_survival_target",
-    "document_survival_parameters",
 ]
 
 #: The base constraints without ``class_weight`` (a survival target has no classes).
 SURVIVAL_CONSTRAINTS: dict = {k: v for k, v in BASE_CONSTRAINTS.items() if k != "class_weight"}
-
-_MARK = "    {base_parameters}\n"
-
-
-def _doc_without(doc: str, name: str) -> str:
-    """A numpydoc parameter list without the entry of ``name``."""
-    out, skip = [], False
-    for line in doc.splitlines(keepends=True):
-        if line.startswith("    ") and not line.startswith("     "):
-            skip = line.strip().startswith(f"{name} :")
-        if not skip:
-            out.append(line)
-    return "".join(out)
-
-
-def document_survival_parameters(cls):
-    """Class decorator: the base parameters (less ``class_weight``) at ``{base_parameters}``.
-
-    As :func:`radfuse.estimators._params.document_base_parameters`, with the defaults taken from
-    the class's ``__init__`` signature.
-    """
-    defaults = {
-        k: repr(p.default)
-        for k, p in inspect.signature(cls.__init__).parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
-    if _MARK not in (cls.__doc__ or ""):
-        raise TypeError(f"{cls.__name__}'s docstring has no '{{base_parameters}}' line.")
-    doc = _doc_without(BASE_PARAMETERS_DOC, "class_weight").format(**defaults)
-    cls.__doc__ = cls.__doc__.replace(_MARK, doc)
-    return cls
 
 
 def check_survival_target(y, n_samples: int, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,13 @@ from typing import ClassVar
 
 from sklearn.utils._param_validation import StrOptions
 
-from radfuse.estimators._params import NumberInterval, fraction, positive_int
-from radfuse.estimators._survival import TorchSurvivalBase, document_survival_parameters
+from radfuse.estimators._params import (
+    NumberInterval,
+    document_base_parameters,
+    fraction,
+    positive_int,
+)
+from radfuse.estimators._survival import TorchSurvivalBase
 from radfuse.estimators.base import Rows
 from radfuse.modality import split_name
 from radfuse.nn.surmoe import SurMoENet, chunk_groups
@@ -130,7 +135,7 @@ def resolve_token_groups(token_groups, layout) -> list[list[list[int]]]:
     return out
 
 
-@document_survival_parameters
+@document_base_parameters
 class SurMoESurvival(TorchSurvivalBase):
     """SurMoE: feature-level multi-modal discrete-time survival with a mixture of experts.
 
